@@ -1,0 +1,1 @@
+"""Datasets: readers, the canonical dataset file, one-hot, splits, the synthetic benchmark."""

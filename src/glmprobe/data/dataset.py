@@ -1,0 +1,248 @@
+"""The canonical dataset file (``dataset.h5``) that every later step reads.
+
+Layout (format_version 1)::
+
+    /ids        (N,)   utf-8 strings, unique
+    /sequences  (N,)   utf-8 strings over A,C,G,T,N (uppercase)
+    /targets    (N, T) float32, NaN = unobserved
+    /split      (N,)   uint8 code into SPLITS (train=0, valid=1, test=2)
+    /coords/{chrom,start,end,strand}   optional, (N,) each
+    attrs: format_version, name, task, target_names (JSON), segments (JSON or "null"),
+           provenance (JSON), checksum, n, glmprobe_version
+
+``checksum`` is a sha256 over the content (ids, sequences, targets, split,
+target names, task, segments) in row order, so two files with the same data have
+the same checksum whatever their creation time. Embedding stores and records key
+on it.
+
+Writing streams: :class:`DatasetWriter` appends chunks, so a million-row CSV never
+has to be held in memory. The file appears at its final path only when complete.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import h5py
+import numpy as np
+
+from glmprobe import __version__
+from glmprobe.atomic import atomic_path
+from glmprobe.errors import UserError
+
+FORMAT_VERSION = 1
+SPLITS = ("train", "valid", "test")
+TASKS = ("regression", "binary", "multilabel")
+_STR = h5py.string_dtype("utf-8")
+_CHUNK = 65536
+
+
+def split_codes(split: Sequence[str]) -> np.ndarray:
+    """Map split names to uint8 codes; unknown names raise UserError."""
+    lookup = {name: i for i, name in enumerate(SPLITS)}
+    try:
+        return np.fromiter((lookup[s] for s in split), dtype=np.uint8, count=len(split))
+    except KeyError as exc:
+        raise UserError(f"unknown split name {exc.args[0]!r}; use one of {', '.join(SPLITS)}") from None
+
+
+@dataclass
+class Dataset:
+    """An in-memory canonical dataset (small data, tests, the synthetic benchmark)."""
+
+    name: str
+    ids: np.ndarray
+    sequences: np.ndarray
+    targets: np.ndarray
+    target_names: list[str]
+    task: str
+    split: np.ndarray  # str names, one of SPLITS
+    coords: dict[str, np.ndarray] | None = None
+    segments: list[int] | None = None
+    provenance: dict = field(default_factory=dict)
+    checksum: str | None = None
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def indices(self, split: str) -> np.ndarray:
+        return np.flatnonzero(np.asarray(self.split) == split)
+
+    def subset(self, split: str) -> "Dataset":
+        idx = self.indices(split)
+        return Dataset(self.name, self.ids[idx], self.sequences[idx], self.targets[idx],
+                       list(self.target_names), self.task, self.split[idx],
+                       None if self.coords is None else {k: v[idx] for k, v in self.coords.items()},
+                       self.segments, dict(self.provenance))
+
+
+class DatasetWriter:
+    """Stream rows into ``dataset.h5``; the file is renamed into place on :meth:`close`.
+
+    Use as a context manager; an exception inside the block leaves nothing behind.
+    """
+
+    def __init__(self, path: str | os.PathLike, *, name: str, target_names: Sequence[str], task: str,
+                 provenance: dict | None = None, segments: Sequence[int] | None = None,
+                 with_coords: bool = False):
+        if task not in TASKS:
+            raise UserError(f"unknown task type {task!r}; use one of {', '.join(TASKS)}")
+        self.path = Path(path)
+        self.name, self.task = name, task
+        self.target_names = [str(t) for t in target_names]
+        self.segments = list(segments) if segments else None
+        self.provenance = provenance or {}
+        self.with_coords = with_coords
+        self.n = 0
+        self._ctx = None
+        self._h5 = None
+        self._hash = hashlib.sha256()
+        self._hash.update(json.dumps([self.task, self.target_names, self.segments]).encode())
+
+    def __enter__(self) -> "DatasetWriter":
+        self._ctx = atomic_path(self.path, suffix=".h5")
+        tmp = self._ctx.__enter__()
+        self._h5 = h5py.File(tmp, "w")
+        T = len(self.target_names)
+        h = self._h5
+        h.create_dataset("ids", (0,), maxshape=(None,), dtype=_STR, chunks=(_CHUNK,))
+        h.create_dataset("sequences", (0,), maxshape=(None,), dtype=_STR, chunks=(_CHUNK,))
+        h.create_dataset("targets", (0, T), maxshape=(None, T), dtype="f4", chunks=(_CHUNK, max(T, 1)))
+        h.create_dataset("split", (0,), maxshape=(None,), dtype="u1", chunks=(_CHUNK,))
+        if self.with_coords:
+            g = h.create_group("coords")
+            g.create_dataset("chrom", (0,), maxshape=(None,), dtype=_STR, chunks=(_CHUNK,))
+            for key in ("start", "end"):
+                g.create_dataset(key, (0,), maxshape=(None,), dtype="i8", chunks=(_CHUNK,))
+            g.create_dataset("strand", (0,), maxshape=(None,), dtype=_STR, chunks=(_CHUNK,))
+        return self
+
+    def append(self, ids: Sequence[str], sequences: Sequence[str], targets: np.ndarray,
+               split: Sequence[str], coords: dict[str, Sequence] | None = None) -> None:
+        """Append one chunk of rows (already validated by the reader)."""
+        k = len(ids)
+        targets = np.asarray(targets, dtype=np.float32).reshape(k, len(self.target_names))
+        codes = split_codes(split)
+        h, a, b = self._h5, self.n, self.n + k
+        for key, values in (("ids", ids), ("sequences", sequences), ("targets", targets), ("split", codes)):
+            h[key].resize(b, axis=0)
+            h[key][a:b] = values
+        if self.with_coords:
+            if coords is None:
+                raise ValueError("coords required: writer opened with with_coords=True")
+            for key in ("chrom", "start", "end", "strand"):
+                h["coords"][key].resize(b, axis=0)
+                h["coords"][key][a:b] = coords[key]
+        for i, s in zip(ids, sequences):
+            self._hash.update(f"{i}\t{s}\n".encode())
+        self._hash.update(np.ascontiguousarray(targets).tobytes())
+        self._hash.update(codes.tobytes())
+        self.n = b
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        try:
+            if exc_type is None:
+                if self.n == 0:
+                    raise UserError("no sequences to write", path=self.path)
+                self.checksum = self._hash.hexdigest()
+                attrs = self._h5.attrs
+                attrs["format_version"] = FORMAT_VERSION
+                attrs["name"] = self.name
+                attrs["task"] = self.task
+                attrs["target_names"] = json.dumps(self.target_names)
+                attrs["segments"] = json.dumps(self.segments)
+                attrs["provenance"] = json.dumps(self.provenance, default=str)
+                attrs["checksum"] = self.checksum
+                attrs["n"] = self.n
+                attrs["glmprobe_version"] = __version__
+        finally:
+            self._h5.close()
+            self._ctx.__exit__(exc_type, exc, tb) if exc_type else self._ctx.__exit__(None, None, None)
+
+
+def write_dataset(path: str | os.PathLike, ds: Dataset) -> str:
+    """Write an in-memory dataset; returns its checksum."""
+    with DatasetWriter(path, name=ds.name, target_names=ds.target_names, task=ds.task,
+                       provenance=ds.provenance, segments=ds.segments,
+                       with_coords=ds.coords is not None) as w:
+        for a in range(0, len(ds), _CHUNK):
+            sl = slice(a, a + _CHUNK)
+            w.append(list(ds.ids[sl]), list(ds.sequences[sl]), ds.targets[sl], list(ds.split[sl]),
+                     None if ds.coords is None else {k: v[sl] for k, v in ds.coords.items()})
+    ds.checksum = w.checksum
+    return w.checksum
+
+
+class DatasetFile:
+    """Lazy, read-only view of ``dataset.h5`` (large data: read slices on demand)."""
+
+    def __init__(self, path: str | os.PathLike):
+        self.path = Path(path)
+        if not self.path.exists():
+            raise UserError("dataset file not found; run `glmprobe prepare` first", path=self.path)
+        try:
+            self._h5 = h5py.File(self.path, "r")
+            a = self._h5.attrs
+            self.format_version = int(a["format_version"])
+            self.name = str(a["name"])
+            self.task = str(a["task"])
+            self.target_names = json.loads(a["target_names"])
+            self.segments = json.loads(a["segments"])
+            self.provenance = json.loads(a["provenance"])
+            self.checksum = str(a["checksum"])
+            self.n = int(a["n"])
+        except (OSError, KeyError) as exc:
+            raise UserError(f"not a glmprobe dataset file ({exc})", path=self.path,
+                            hint="Re-create it with `glmprobe prepare`.") from None
+
+    def __len__(self) -> int:
+        return self.n
+
+    def close(self) -> None:
+        self._h5.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    @property
+    def ids(self) -> np.ndarray:
+        return self._h5["ids"].asstr()[:]
+
+    def sequences(self, idx: slice | np.ndarray | None = None) -> np.ndarray:
+        d = self._h5["sequences"].asstr()
+        return d[:] if idx is None else d[idx] if isinstance(idx, slice) else d[np.sort(idx)]
+
+    @property
+    def targets(self) -> np.ndarray:
+        return self._h5["targets"][:]
+
+    @property
+    def split(self) -> np.ndarray:
+        """Split names per row (str array)."""
+        return np.asarray(SPLITS, dtype=object)[self._h5["split"][:]]
+
+    @property
+    def coords(self) -> dict[str, np.ndarray] | None:
+        if "coords" not in self._h5:
+            return None
+        g = self._h5["coords"]
+        return {k: (g[k].asstr()[:] if g[k].dtype.kind == "O" else g[k][:]) for k in g}
+
+    def load(self) -> Dataset:
+        """Everything in memory (fine up to a few million short sequences)."""
+        return Dataset(self.name, self.ids, self.sequences(), self.targets, list(self.target_names),
+                       self.task, self.split, self.coords, self.segments, dict(self.provenance),
+                       self.checksum)
+
+
+def read_dataset(path: str | os.PathLike) -> Dataset:
+    with DatasetFile(path) as f:
+        return f.load()

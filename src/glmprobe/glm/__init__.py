@@ -1,0 +1,1 @@
+"""gLM embedding engine: family adapters, batched multi-layer extraction, the embedding store."""

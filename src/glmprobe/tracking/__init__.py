@@ -1,0 +1,1 @@
+"""Run records (record.json beside every output) and the single MLflow writer."""
