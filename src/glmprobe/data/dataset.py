@@ -101,8 +101,8 @@ class DatasetWriter:
         self.n = 0
         self._ctx = None
         self._h5 = None
-        self._hash = hashlib.sha256()
-        self._hash.update(json.dumps([self.task, self.target_names, self.segments]).encode())
+        # One hasher per field so the checksum does not depend on how rows were chunked.
+        self._hashes = {key: hashlib.sha256() for key in ("rows", "targets", "split")}
 
     def __enter__(self) -> "DatasetWriter":
         self._ctx = atomic_path(self.path, suffix=".h5")
@@ -139,9 +139,9 @@ class DatasetWriter:
                 h["coords"][key].resize(b, axis=0)
                 h["coords"][key][a:b] = coords[key]
         for i, s in zip(ids, sequences):
-            self._hash.update(f"{i}\t{s}\n".encode())
-        self._hash.update(np.ascontiguousarray(targets).tobytes())
-        self._hash.update(codes.tobytes())
+            self._hashes["rows"].update(f"{i}\t{s}\n".encode())
+        self._hashes["targets"].update(np.ascontiguousarray(targets).tobytes())
+        self._hashes["split"].update(codes.tobytes())
         self.n = b
 
     def __exit__(self, exc_type, exc, tb) -> None:
@@ -149,7 +149,9 @@ class DatasetWriter:
             if exc_type is None:
                 if self.n == 0:
                     raise UserError("no sequences to write", path=self.path)
-                self.checksum = self._hash.hexdigest()
+                header = json.dumps([self.task, self.target_names, self.segments])
+                parts = [header] + [h.hexdigest() for h in self._hashes.values()]
+                self.checksum = hashlib.sha256("\n".join(parts).encode()).hexdigest()
                 attrs = self._h5.attrs
                 attrs["format_version"] = FORMAT_VERSION
                 attrs["name"] = self.name
