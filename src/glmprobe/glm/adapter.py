@@ -97,6 +97,11 @@ class Adapter(abc.ABC):
     def hidden_states(self, batch: TokenBatch, layers: Sequence[int]) -> dict[int, "torch.Tensor"]:
         """One forward pass -> {absolute layer: (B, T, D) float32 tensor} for every requested layer."""
 
+    def count_tokens(self, seqs: Sequence[str]) -> np.ndarray:
+        """Tokens per sequence (specials included), with NO context-length check: the engine
+        counts first, then refuses or windows over-long sequences (never truncates)."""
+        return np.asarray(self.tokenize(seqs).lengths, dtype=np.int64)
+
     def weight_files(self) -> list[Path]:
         """Files whose sha256 enters the cache key (empty for hub-only loads)."""
         return []
@@ -137,3 +142,32 @@ def get_adapter(spec: ModelSpec, device: str = "cpu") -> Adapter:
                         "set trust_remote_code=true in its models-sheet row to allow it "
                         "(and pin revision= to a commit)")
     return cls(spec, device)
+
+
+RANDOM_INIT_SEED = 0
+
+
+def reinitialize(model: "torch.nn.Module", seed: int = RANDOM_INIT_SEED) -> "torch.nn.Module":
+    """Re-initialise every weight in place, seeded: the study's "randbert" control for any family.
+
+    Uses the model's own ``_init_weights`` (Hugging Face models) and falls back to each
+    module's ``reset_parameters``. transformers marks loaded tensors ``_is_hf_initialized``
+    and then skips them, so the marks are cleared first (otherwise nothing would change).
+    """
+    import torch
+
+    for tensor in list(model.parameters()) + list(model.buffers()):
+        if getattr(tensor, "_is_hf_initialized", False):
+            tensor._is_hf_initialized = False
+    init_fn = getattr(model, "_init_weights", None)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        with torch.no_grad():
+            for module in model.modules():
+                if hasattr(module, "_is_hf_initialized"):
+                    module._is_hf_initialized = False
+                if init_fn is not None:
+                    init_fn(module)
+                elif hasattr(module, "reset_parameters") and callable(module.reset_parameters):
+                    module.reset_parameters()
+    return model

@@ -1,0 +1,35 @@
+#!/usr/bin/env nextflow
+/*
+ * glmprobe: probe frozen genomic language model (gLM) embeddings on regulatory-genomics tasks
+ * against one-hot models trained from scratch (Tang et al. 2025, Genome Biology).
+ *
+ * Every step is one `glmprobe <step>` command; the processes only stage files and call it.
+ * `glmprobe run PARAMS.yaml` runs the same benchmark on one machine without Nextflow.
+ */
+
+nextflow.enable.dsl = 2
+
+include { GLMPROBE                } from './workflows/glmprobe'
+include { PIPELINE_INITIALISATION } from './subworkflows/local/utils_nfcore_glmprobe_pipeline'
+include { PIPELINE_COMPLETION     } from './subworkflows/local/utils_nfcore_glmprobe_pipeline'
+
+workflow {
+
+    main:
+    // Validate params, print the summary, read the sheets into channels.
+    PIPELINE_INITIALISATION(
+        params.version,
+        params.validate_params,
+        params.input,
+        params.models
+    )
+
+    GLMPROBE(
+        PIPELINE_INITIALISATION.out.input,
+        PIPELINE_INITIALISATION.out.models
+    )
+
+    PIPELINE_COMPLETION(
+        params.outdir
+    )
+}

@@ -1,0 +1,37 @@
+// BASELINE: one one-hot architecture trained from scratch -> baselines/<dataset>/<arch>/.
+process GLMPROBE_BASELINE {
+    tag "${meta.id} ${arch}"
+    label 'process_gpu'
+
+    conda "${moduleDir}/environment.yml"
+    container "glmprobe${task.ext.use_gpu ? '-cuda' : ''}:${workflow.manifest.version}"
+
+    input:
+    tuple val(meta), path(dataset), val(arch)
+
+    output:
+    tuple val(meta), path("baselines/${meta.id}/${arch}"), emit: baseline
+    tuple val("${task.process}"), val('glmprobe'), eval("glmprobe --version | sed 's/.*version //'"), emit: versions_glmprobe, topic: versions
+    tuple val("${task.process}"), val('torch'), eval("python3 -c 'import torch; print(torch.__version__)'"), emit: versions_torch, topic: versions
+
+    when:
+    task.ext.when == null || task.ext.when
+
+    script:
+    def args = task.ext.args ?: ''
+    """
+    export GLMPROBE_PIPELINE_VERSION=${workflow.manifest.version}
+    glmprobe baseline \\
+        --dataset ${dataset} \\
+        --arch ${arch} \\
+        --outdir baselines/${meta.id}/${arch} \\
+        --quiet \\
+        ${args}
+    """
+
+    stub:
+    """
+    mkdir -p baselines/${meta.id}/${arch}
+    touch baselines/${meta.id}/${arch}/record.json baselines/${meta.id}/${arch}/predictions.csv
+    """
+}

@@ -1,0 +1,33 @@
+// REPORT: report/results.csv (tidy), report/index.html (self-contained) and report/figures/.
+process GLMPROBE_REPORT {
+    tag "report"
+    label 'process_single'
+
+    conda "${moduleDir}/environment.yml"
+    container "glmprobe:${workflow.manifest.version}"
+
+    input:
+    path(folders, stageAs: 'results/part*/*')
+
+    output:
+    path "report"             , emit: report
+    path "report/results.csv" , emit: table
+    tuple val("${task.process}"), val('glmprobe'), eval("glmprobe --version | sed 's/.*version //'"), emit: versions_glmprobe, topic: versions
+
+    when:
+    task.ext.when == null || task.ext.when
+
+    script:
+    def args = task.ext.args ?: ''
+    """
+    export GLMPROBE_PIPELINE_VERSION=${workflow.manifest.version}
+    export MPLCONFIGDIR=\$PWD/.matplotlib
+    glmprobe report results --outdir report ${args}
+    """
+
+    stub:
+    """
+    mkdir -p report/figures
+    touch report/results.csv report/index.html
+    """
+}

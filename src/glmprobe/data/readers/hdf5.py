@@ -1,0 +1,143 @@
+"""The study's published HDF5 layouts (paper.md §1.1), streamed in chunks.
+
+Each layout is a row of :data:`LAYOUTS`: key templates for x and y per group
+(split name or fold number), a default target name and how y becomes targets.
+x is one-hot, channels-last (N, L, 4: NLC) or channels-first (N, 4, L: NCL); the
+layout is detected from the shape (the channel axis is the short one). eCLIP
+files carry extra channels after the four bases; only the first four are sequence.
+All-zero positions decode to N; anything that is not one-hot is an error.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterator
+
+import numpy as np
+
+from glmprobe.data.onehot import decode
+from glmprobe.data.readers.base import Chunk, Reader, check_file, is_gzip
+from glmprobe.errors import UserError
+
+SPLIT_GROUPS = ("train", "valid", "test")
+
+
+def _as_2d(y: np.ndarray) -> np.ndarray:
+    return y.reshape(len(y), -1) if y.ndim <= 2 else y
+
+
+@dataclass(frozen=True)
+class Layout:
+    x: str                        # key template, "{g}" = group
+    y: str
+    target: str                   # default target name
+    groups: tuple = SPLIT_GROUPS
+    folds: bool = False           # groups are fold numbers, not split names
+    extra_channels: bool = False  # eCLIP: channels after the first 4 are not sequence
+    transform: Callable[[np.ndarray], np.ndarray] = _as_2d
+    segments: tuple[int, ...] | None = None
+    y_ndim: tuple[int, ...] = (1, 2)
+
+
+LAYOUTS: dict[str, Layout] = {
+    "lentimpra_h5": Layout("onehot_{g}", "y_{g}", "activity"),
+    "lentimpra_folds_h5": Layout("{g}_x", "{g}_y", "activity", groups=tuple(range(1, 11)), folds=True),
+    "chip_h5": Layout("x_{g}", "y_{g}", "bound"),
+    "eclip_h5": Layout("X_{g}", "Y_{g}", "bound", extra_channels=True),
+    # INSERT-seq: only the first y column is the elongation readout (paper.md §1.1).
+    "insert_h5": Layout("X_{g}", "Y_{g}", "elongation", transform=lambda y: _as_2d(y)[:, :1]),
+    # Splicing: y (N, 56, 2); [..., 0] is the tissue-specific delta logit, NaN where unobserved.
+    "splicing_h5": Layout("x_{g}", "y_{g}", "tissue", transform=lambda y: y[..., 0], segments=(400, 400),
+                          y_ndim=(3,)),
+}
+
+
+class Hdf5Reader(Reader):
+    def __init__(self, row, chunk_size: int = 16384):
+        super().__init__(row, min(chunk_size, 16384))
+        import h5py
+
+        self.layout = LAYOUTS[row.format]
+        self.format = row.format
+        self.path = check_file(row.path, "HDF5 file")
+        if is_gzip(self.path):
+            raise UserError("HDF5 file is gzip-compressed", path=self.path,
+                            hint="Decompress it first (gunzip); HDF5 cannot be read through gzip.")
+        try:
+            with h5py.File(self.path, "r") as h5:
+                self.groups = self._check_keys(h5)
+        except OSError as exc:
+            raise UserError(f"not a readable HDF5 file ({exc})", path=self.path) from None
+        self.natural_split = "folds" if self.layout.folds else "column"
+        self.segments = list(self.layout.segments) if self.layout.segments else None
+
+    def sources(self) -> dict[str, Path]:
+        return {"data": self.path}
+
+    def _check_keys(self, h5) -> list[tuple]:
+        lay, out, T = self.layout, [], None
+        keys = sorted(h5.keys())
+        for g in lay.groups:
+            xk, yk = lay.x.format(g=g), lay.y.format(g=g)
+            for k in (xk, yk):
+                if k not in h5:
+                    raise UserError(f"missing key {k!r} for format {self.row.format} (keys: {', '.join(keys)})",
+                                    path=self.path, hint=f"Expected {lay.x} and {lay.y} for {{g}} in "
+                                    f"{', '.join(map(str, lay.groups))}; check the 'format' column.")
+            x, y = h5[xk], h5[yk]
+            if x.ndim != 3:
+                raise UserError(f"{xk!r} has shape {x.shape}; expected one-hot (N, L, 4) or (N, 4, L)", path=self.path)
+            short = 1 if x.shape[1] < x.shape[2] else 2
+            channels = x.shape[short]
+            if x.shape[1] == x.shape[2] or channels < 4 or (channels > 4 and not lay.extra_channels):
+                raise UserError(f"{xk!r} has shape {x.shape}: cannot find a 4-channel one-hot axis", path=self.path,
+                                hint="x must be (N, L, 4) or (N, 4, L).")
+            if len(x) != len(y):
+                raise UserError(f"{xk!r} has {len(x)} rows but {yk!r} has {len(y)}", path=self.path,
+                                hint="x and y of a split must have one row per sequence.")
+            if y.ndim not in lay.y_ndim:
+                raise UserError(f"{yk!r} has shape {y.shape}; format {self.row.format} expects "
+                                f"{' or '.join(f'{d}-D' for d in lay.y_ndim)} targets", path=self.path)
+            t = lay.transform(np.zeros((1,) + y.shape[1:], dtype=np.float32)).shape[1]
+            if T is not None and t != T:
+                raise UserError(f"{yk!r} has {t} targets but earlier splits have {T}", path=self.path)
+            T = t
+            if lay.segments and (x.shape[3 - short] != sum(lay.segments)):
+                raise UserError(f"{xk!r} has length {x.shape[3 - short]}; format {self.row.format} expects "
+                                f"{sum(lay.segments)} ({' + '.join(map(str, lay.segments))})", path=self.path)
+            out.append((g, xk, yk, short, len(x)))
+        names = self.row.target_cols
+        if names and len(names) != T:
+            raise self.row.error(f"{len(names)} target name(s) given but the file has {T} target(s)", "target_cols")
+        self.target_names = list(names) if names else (
+            [lay.target] if T == 1 else [f"{lay.target}_{j}" for j in range(T)])
+        self.size_hint = sum(o[4] for o in out)
+        return out
+
+    def chunks(self) -> Iterator[Chunk]:
+        import h5py
+
+        lay = self.layout
+        with h5py.File(self.path, "r") as h5:
+            for g, xk, yk, short, n in self.groups:
+                X, Y = h5[xk], h5[yk]
+                width = len(str(n - 1))
+                prefix = f"fold{g}" if lay.folds else str(g)
+                for a in range(0, n, self.chunk_size):
+                    b = min(a + self.chunk_size, n)
+                    x = np.asarray(X[a:b])
+                    x = x[:, :4, :] if short == 1 else np.ascontiguousarray(x[:, :, :4].transpose(0, 2, 1))
+                    locate = (lambda i, a=a, xk=xk: f"{xk}[{a + i}]")
+                    col = x.sum(axis=1)
+                    bad = ((col != 0) & (col != 1)) | ((x != 0) & (x != 1)).any(axis=1)
+                    if bad.any():
+                        i = int(np.flatnonzero(bad.any(axis=1))[0])
+                        raise UserError("not one-hot: a position has values other than a single 1", path=self.path,
+                                        where=locate(i), hint="x must hold 0/1 one-hot bases (all-zero = N).")
+                    y = lay.transform(np.asarray(Y[a:b], dtype=np.float64))
+                    k = b - a
+                    yield Chunk(ids=[f"{prefix}_{a + i:0{width}d}" for i in range(k)], sequences=decode(x),
+                                targets=y, path=self.path, locate=locate,
+                                split=None if lay.folds else [g] * k,
+                                fold=np.full(k, g, dtype=np.int64) if lay.folds else None)

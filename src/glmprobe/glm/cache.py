@@ -1,0 +1,57 @@
+"""The embedding store's cache key: a sha256 of everything that determines its contents.
+
+Two runs with the same key produce the same arrays, so a rerun reuses the store and a
+killed run may resume into it. Anything that changes the numbers belongs here: the
+dataset (by checksum, not path), the model source, revision and weight-file hashes,
+the adapter version, layers, poolings, reverse-complement averaging, context length,
+windowing, storage dtype and the rows (shard) covered. Device and batch size do not
+enter: they change speed, not results (up to float rounding).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict
+from pathlib import Path
+from typing import Sequence
+
+from glmprobe.atomic import sha256_file
+from glmprobe.glm.adapter import RANDOM_INIT_SEED, ModelSpec
+
+KEY_VERSION = 1
+
+
+def weights_sha256(files: Sequence[Path]) -> dict[str, str]:
+    """{file name: sha256} for the adapter's weight files (sorted by name)."""
+    return {Path(f).name: sha256_file(f) for f in sorted(files, key=lambda p: Path(p).name)}
+
+
+def key_fields(*, dataset_checksum: str, spec: ModelSpec, adapter_version: str, weights: dict[str, str],
+               layers: Sequence[int], poolings: Sequence[str], max_tokens: int | None,
+               rows: tuple[int, int] | None) -> dict:
+    """The fields hashed into the key (also stored in the manifest for humans)."""
+    return {
+        "key_version": KEY_VERSION,
+        "dataset_checksum": dataset_checksum,
+        "source": spec.source, "family": spec.family, "revision": spec.revision,
+        "weights_sha256": dict(weights),
+        "random_init": spec.random_init, "random_init_seed": RANDOM_INIT_SEED if spec.random_init else None,
+        "trust_remote_code": spec.trust_remote_code,
+        "adapter_version": adapter_version,
+        "layers": sorted(int(x) for x in layers), "poolings": sorted(poolings),
+        "rc_average": spec.rc_average, "max_tokens": max_tokens, "window": spec.window,
+        "dtype": spec.dtype, "rows": list(rows) if rows else None,
+    }
+
+
+def cache_key(fields: dict) -> str:
+    return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()
+
+
+def spec_params(spec: ModelSpec) -> dict:
+    """The model spec as flat record params (lists joined with ';')."""
+    out = {}
+    for k, v in asdict(spec).items():
+        out[k] = ";".join(map(str, v)) if isinstance(v, list) else v
+    return out

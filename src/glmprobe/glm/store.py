@@ -1,0 +1,220 @@
+"""The embedding store: ``store.h5`` + ``manifest.json`` in ``embeddings/<dataset>/<model>/``.
+
+Layout (docs/CONTRACTS.md)::
+
+    /ids (N,) str   /split (N,) uint8
+    /pooled/L<layer>/<pooling>   (N, D)      for cls / mean
+    /tokens/L<layer>             (N, T, D)   zero-padded per-token states
+    /tokens/lengths (N,)  /tokens/spans (N, T, 2)   nucleotide [start, end), -1 for specials/pad
+
+Every numeric array is contiguous and allocated when the file is created, so
+
+* readers memory-map it (``np.memmap`` at ``Dataset.id.get_offset()``): no copy, no RAM;
+* the writer fills row ranges through short-lived memmaps and never touches HDF5 metadata
+  again, so a process killed mid-chunk leaves a valid file and a run can resume from the
+  last chunk recorded in ``progress.json``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Sequence
+
+import h5py
+import numpy as np
+
+from glmprobe.atomic import write_text
+from glmprobe.errors import UserError
+
+STORE_NAME = "store.h5"
+MANIFEST_NAME = "manifest.json"
+PROGRESS_NAME = "progress.json"
+_STR = h5py.string_dtype("utf-8")
+
+
+def pooled_name(layer: int, pooling: str) -> str:
+    return f"pooled/L{layer}/{pooling}"
+
+
+def tokens_name(layer: int) -> str:
+    return f"tokens/L{layer}"
+
+
+def _dense(h5: h5py.File, name: str, shape: tuple, dtype) -> None:
+    """A contiguous dataset with its file space allocated now and never filled by HDF5."""
+    dcpl = h5py.h5p.create(h5py.h5p.DATASET_CREATE)
+    dcpl.set_layout(h5py.h5d.CONTIGUOUS)
+    dcpl.set_alloc_time(h5py.h5d.ALLOC_TIME_EARLY)
+    dcpl.set_fill_time(h5py.h5d.FILL_TIME_NEVER)  # sparse until written; we write every byte of each row
+    h5.create_dataset(name, shape=shape, dtype=dtype, dcpl=dcpl)
+
+
+def create_store(path: Path, *, ids: np.ndarray, split: np.ndarray, layers: Sequence[int],
+                 poolings: Sequence[str], hidden: int, max_tokens: int, dtype: str) -> None:
+    """Create ``store.h5`` with every array allocated (rows are filled later by :func:`write_rows`)."""
+    n = len(ids)
+    with h5py.File(path, "w") as h5:
+        h5.create_dataset("ids", data=np.asarray(ids, dtype=object), dtype=_STR)
+        h5.create_dataset("split", data=np.asarray(split, dtype=np.uint8))
+        for layer in layers:
+            for pooling in poolings:
+                if pooling != "tokens":
+                    _dense(h5, pooled_name(layer, pooling), (n, hidden), dtype)
+        if "tokens" in poolings:
+            for layer in layers:
+                _dense(h5, tokens_name(layer), (n, max_tokens, hidden), dtype)
+            _dense(h5, "tokens/lengths", (n,), np.int32)
+            _dense(h5, "tokens/spans", (n, max_tokens, 2), np.int32)
+
+
+def _layout(path: Path) -> dict[str, tuple[int, tuple, np.dtype]]:
+    """{dataset name: (byte offset, shape, dtype)} for every contiguous numeric array."""
+    out = {}
+    with h5py.File(path, "r") as h5:
+        def visit(name, obj):
+            if isinstance(obj, h5py.Dataset) and obj.dtype.kind in "fiu" and name != "split":
+                out[name] = (obj.id.get_offset(), obj.shape, obj.dtype)
+        h5.visititems(visit)
+    return out
+
+
+class RowWriter:
+    """Writes row ranges of an allocated store through memmaps (flushed before returning)."""
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        self.layout = _layout(self.path)
+
+    def write(self, name: str, start: int, values: np.ndarray) -> None:
+        offset, shape, dtype = self.layout[name]
+        row_bytes = int(np.prod(shape[1:], dtype=np.int64)) * dtype.itemsize
+        values = np.asarray(values)
+        k = values.shape[0]
+        if k == 0:
+            return
+        if start + k > shape[0] or values.shape[1:] != tuple(shape[1:]):
+            raise ValueError(f"rows {start}:{start + k} of shape {values.shape[1:]} do not fit {name} {shape}")
+        mm = np.memmap(self.path, mode="r+", dtype=dtype, offset=offset + start * row_bytes, shape=(k, *shape[1:]))
+        mm[:] = values
+        mm.flush()
+        del mm  # unmap: written pages leave this process's RSS
+
+
+def read_json(path: Path) -> dict | None:
+    try:
+        return json.loads(Path(path).read_text())
+    except (FileNotFoundError, json.JSONDecodeError):
+        return None
+
+
+def write_json(path: Path, obj: dict) -> None:
+    write_text(path, json.dumps(obj, indent=2, sort_keys=True) + "\n")
+
+
+class EmbeddingStore:
+    """Read-only view of a finished store; arrays come back as ``np.memmap`` (zero copy)."""
+
+    def __init__(self, folder: str | os.PathLike):
+        self.folder = Path(folder)
+        self.path = self.folder / STORE_NAME
+        manifest = read_json(self.folder / MANIFEST_NAME)
+        if manifest is None or not self.path.exists():
+            raise UserError("not an embedding store (no manifest.json/store.h5)", path=self.folder,
+                            hint="Run `glmprobe embed` first")
+        if not manifest.get("complete"):
+            raise UserError("embedding store is incomplete", path=self.folder, hint="Rerun `glmprobe embed` to finish it")
+        self.manifest = manifest
+        self._h5 = h5py.File(self.path, "r")
+
+    def close(self) -> None:
+        self._h5.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __len__(self) -> int:
+        return int(self.manifest["dataset"]["n"])
+
+    @property
+    def layers(self) -> list[int]:
+        return list(self.manifest["layers"])
+
+    @property
+    def poolings(self) -> list[str]:
+        return list(self.manifest["poolings"])
+
+    @property
+    def hidden_size(self) -> int:
+        return int(self.manifest["hidden_size"])
+
+    @property
+    def dataset_checksum(self) -> str:
+        return self.manifest["dataset"]["checksum"]
+
+    @property
+    def ids(self) -> np.ndarray:
+        return self._h5["ids"].asstr()[:]
+
+    @property
+    def split(self) -> np.ndarray:
+        return self._h5["split"][:]
+
+    def array(self, name: str):
+        """Any numeric array by its HDF5 name, memory-mapped when contiguous (else the h5py dataset)."""
+        if name not in self._h5:
+            raise UserError(f"the store has no array {name!r}", path=self.folder,
+                            hint=f"It holds layers {self.layers} with poolings {self.poolings}")
+        ds = self._h5[name]
+        offset = ds.id.get_offset()
+        if offset is None or ds.chunks is not None:
+            return ds
+        return np.memmap(self.path, mode="r", dtype=ds.dtype, offset=offset, shape=ds.shape)
+
+    def pooled(self, layer: int, pooling: str):
+        return self.array(pooled_name(layer, pooling))
+
+    def tokens(self, layer: int):
+        return self.array(tokens_name(layer))
+
+    @property
+    def lengths(self):
+        return self.array("tokens/lengths")
+
+    @property
+    def spans(self):
+        return self.array("tokens/spans")
+
+
+def merge_stores(parts: Sequence[Path], dest: Path, chunk: int = 4096) -> None:
+    """Concatenate finished shard stores (in row order) into a new ``dest/store.h5``.
+
+    Per-token arrays are re-padded to the largest T among the shards.
+    """
+    stores = [EmbeddingStore(p) for p in parts]
+    try:
+        first = stores[0]
+        T = max((int(s.manifest.get("max_tokens_stored") or 0) for s in stores), default=0)
+        create_store(dest, ids=np.concatenate([s.ids for s in stores]), split=np.concatenate([s.split for s in stores]),
+                     layers=first.layers, poolings=first.poolings, hidden=first.hidden_size, max_tokens=T,
+                     dtype=first.manifest["dtype"])
+        writer = RowWriter(dest)
+        start = 0
+        for s in stores:
+            for name in writer.layout:
+                src = s.array(name)
+                for a in range(0, len(s), chunk):
+                    block = np.asarray(src[a:a + chunk])
+                    if name.startswith("tokens/") and block.ndim == 3 and block.shape[1] < T:
+                        fill = -1 if name == "tokens/spans" else 0
+                        pad = np.full((block.shape[0], T - block.shape[1], block.shape[2]), fill, block.dtype)
+                        block = np.concatenate([block, pad], axis=1)
+                    writer.write(name, start + a, block)
+            start += len(s)
+    finally:
+        for s in stores:
+            s.close()

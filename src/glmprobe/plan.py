@@ -1,0 +1,222 @@
+"""The plan: expand a params file and its sheets into the list of tasks, once, for every runner.
+
+``glmprobe run`` executes the tasks in order in-process; the Nextflow pipeline mirrors
+the same expansion (or reads ``glmprobe plan --format json``). Task ids equal the
+``key`` of the record the task leaves behind (``probes/<dataset>/<model>/L<layer>/<pooling>-<head>``), which is also the task's
+folder in the output tree of docs/CONTRACTS.md (``outdir``).
+
+Expansion: [synth] -> prepare per dataset -> [pretrain] -> embed per dataset x model ->
+probe per dataset x model x layer x pooling x head (heads only on compatible poolings) ->
+baseline per dataset x arch -> track -> report.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import click
+
+from glmprobe.errors import UserError
+from glmprobe.glm.adapter import ModelSpec
+from glmprobe.params import Params, load_params
+
+POOLED_HEADS = {"linear", "mlp"}            # need cls/mean pooling
+TOKEN_HEADS = {"token_cnn", "chip_cnn"}     # need per-token embeddings
+PRETRAINED_ID = "pretrained"                # the schema's id for the `pretrain: true` model
+PRETRAINED_RANDOM_ID = "pretrained-random"  # its random-init control (same architecture, weights re-drawn)
+
+
+@dataclass
+class Task:
+    id: str                      # == the record key it leaves behind
+    step: str                    # synth | prepare | pretrain | embed | probe | baseline | track | report
+    outdir: str                  # folder under the results dir
+    deps: list[str] = field(default_factory=list)
+    inputs: dict = field(default_factory=dict)   # files it reads (results-relative or absolute)
+    args: dict = field(default_factory=dict)     # step arguments (dataset, model, layer, pooling, head, arch)
+
+
+# --------------------------------------------------------------------------- sheets
+
+def dataset_ids(params: Params) -> list[str]:
+    """Dataset ids from the datasets sheet (or the synthetic benchmark), filtered by ``datasets``."""
+    sheet = Path(params["input"])
+    if sheet.is_file():
+        delim = "\t" if sheet.suffix == ".tsv" else ","
+        with open(sheet, newline="", encoding="utf-8-sig") as fh:
+            reader = csv.DictReader(fh, delimiter=delim)
+            if "id" not in (reader.fieldnames or []):
+                raise UserError("datasets sheet has no 'id' column", path=sheet, where="line 1")
+            ids = [row["id"].strip() for row in reader if (row.get("id") or "").strip()
+                   and not row["id"].lstrip().startswith("#")]
+    elif params.get("synth"):
+        from glmprobe.data.synth import SIZES  # dataset names are fixed by the generator
+
+        ids = list(SIZES[bool(params.get("synth_small"))])
+    else:
+        raise UserError("datasets sheet not found", path=sheet)
+    wanted = params.list("datasets")
+    missing = [d for d in wanted if d not in ids]
+    if missing:
+        raise UserError(f"param 'datasets' names {', '.join(missing)}, not in the datasets sheet",
+                        path=params.path, where="param 'datasets'", hint=f"The sheet has: {', '.join(ids)}")
+    return [d for d in ids if d in wanted] if wanted else ids
+
+
+def model_specs(params: Params) -> list[ModelSpec]:
+    """Models sheet rows, plus the pre-trained demo model and its random-init twin if ``pretrain``."""
+    specs: list[ModelSpec] = []
+    if params.get("models"):
+        from glmprobe.glm.models_sheet import read_models_sheet
+
+        specs = read_models_sheet(params["models"])
+    if params.get("pretrain"):
+        folder = str(Path(params.outdir) / "pretrain" / PRETRAINED_ID)
+        taken = {s.id for s in specs} & {PRETRAINED_ID, PRETRAINED_RANDOM_ID}
+        if taken:
+            raise UserError(f"model id(s) {', '.join(sorted(taken))} are reserved for 'pretrain: true'",
+                            path=params["models"], hint="Rename those rows")
+        common = dict(source=folder, family="hf-mlm", layers="all", pooling=["cls", "mean", "tokens"],
+                      dtype="float32")
+        specs += [ModelSpec(id=PRETRAINED_ID, **common),
+                  ModelSpec(id=PRETRAINED_RANDOM_ID, random_init=True, **common)]
+    return specs
+
+
+def known_layers(spec: ModelSpec, params: Params) -> list[int] | None:
+    """Absolute layer numbers when they can be known before embedding, else None."""
+    if spec.family == "onehot":
+        return [0]
+    n = None
+    if spec.id in (PRETRAINED_ID, PRETRAINED_RANDOM_ID):
+        n = _pretrain_layers(params)
+    else:
+        config = Path(spec.source) / "config.json"
+        if config.is_file():
+            cfg = json.loads(config.read_text())
+            n = next((cfg[k] for k in ("num_hidden_layers", "n_layer", "num_layers", "n_layers") if k in cfg), None)
+    if isinstance(spec.layers, list) and all(layer >= 0 for layer in spec.layers):
+        return sorted(set(spec.layers))
+    if n is None:
+        return None
+    if spec.layers == "all":
+        return list(range(1, n + 1))
+    if spec.layers == "last":
+        return [n]
+    out = sorted({layer + n + 1 if layer < 0 else layer for layer in spec.layers})
+    bad = [layer for layer in out if not 0 <= layer <= n]
+    if bad:
+        raise UserError(f"model '{spec.id}': layers {spec.layers} out of range (it has 0..{n})",
+                        path=params.get("models"))
+    return out
+
+
+def pretrain_args(params: Params) -> dict:
+    """Arguments of ``pretrain_step`` for the demo model: its defaults, ``pretrain_steps`` if set."""
+    import inspect
+
+    from glmprobe.glm.pretrain import pretrain_step
+
+    sig = inspect.signature(pretrain_step).parameters
+    args = {k: sig[k].default for k in ("tokens", "layers", "hidden", "heads", "steps")}
+    if params.get("pretrain_steps"):
+        args["steps"] = int(params["pretrain_steps"])
+    args["seed"] = int(params.get("seed", 0))
+    return args
+
+
+def _pretrain_layers(params: Params) -> int | None:
+    return int(pretrain_args(params)["layers"])
+
+
+# --------------------------------------------------------------------------- expansion
+
+def build_plan(params: Params) -> list[Task]:
+    """Every task, dependencies before dependents."""
+    tasks: list[Task] = []
+    sheet = params["input"]
+    prep_deps = []
+    if params.get("synth"):
+        tasks.append(Task("synth", "synth", "synth", args={"seed": params.get("seed", 0),
+                                                          "small": bool(params.get("synth_small"))}))
+        prep_deps = ["synth"]
+    datasets = dataset_ids(params)
+    for ds in datasets:
+        tasks.append(Task(f"datasets/{ds}", "prepare", f"datasets/{ds}", deps=list(prep_deps),
+                          inputs={"sheet": sheet}, args={"dataset": ds}))
+    specs = model_specs(params)
+    heads = params.list("heads")
+    if params.get("pretrain"):
+        source = params.get("pretrain_dataset") or (datasets[0] if datasets else None)
+        if source not in datasets:
+            raise UserError(f"param 'pretrain_dataset' is {source!r}, not one of the selected datasets",
+                            path=params.path, where="param 'pretrain_dataset'",
+                            hint=f"Choose one of: {', '.join(datasets)}")
+        # train split only (pretrain_step reads split 0): valid/test stay unseen by the gLM
+        tasks.append(Task(f"pretrain/{PRETRAINED_ID}", "pretrain", f"pretrain/{PRETRAINED_ID}",
+                          deps=[f"datasets/{source}"], inputs={"sequences": f"datasets/{source}/dataset.h5"},
+                          args={"model": PRETRAINED_ID, **pretrain_args(params)}))
+    for ds in datasets:
+        dataset_file = f"datasets/{ds}/dataset.h5"
+        for spec in specs:
+            embed_id = f"embeddings/{ds}/{spec.id}"
+            deps = [f"datasets/{ds}"]
+            if spec.id in (PRETRAINED_ID, PRETRAINED_RANDOM_ID):
+                deps.append(f"pretrain/{PRETRAINED_ID}")
+            tasks.append(Task(embed_id, "embed", f"embeddings/{ds}/{spec.id}", deps=deps,
+                              inputs={"dataset": dataset_file}, args={"dataset": ds, "model": spec.id}))
+            layers = known_layers(spec, params)
+            for layer in (layers if layers is not None else ["*"]):
+                for pooling in spec.pooling:
+                    for head in heads:
+                        if (head in POOLED_HEADS) != (pooling in ("cls", "mean")):
+                            continue
+                        folder = f"probes/{ds}/{spec.id}/L{layer}/{pooling}-{head}"
+                        tasks.append(Task(
+                            folder, "probe", folder if layer != "*" else f"probes/{ds}/{spec.id}",
+                            deps=[embed_id],
+                            inputs={"dataset": dataset_file, "store": f"embeddings/{ds}/{spec.id}"},
+                            args={"dataset": ds, "model": spec.id, "layer": layer if layer != "*" else spec.layers,
+                                  "pooling": pooling, "head": head}))
+        for arch in params.list("baselines"):
+            tasks.append(Task(f"baselines/{ds}/{arch}", "baseline", f"baselines/{ds}/{arch}",
+                              deps=[f"datasets/{ds}"], inputs={"dataset": dataset_file},
+                              args={"dataset": ds, "arch": arch}))
+    work = [t.id for t in tasks if t.step in ("probe", "baseline", "embed", "prepare", "pretrain")]
+    tasks.append(Task("track", "track", ".", deps=work, args={"experiment": params.get("experiment", "glmprobe"),
+                                                              "tracking_uri": params.get("tracking_uri")}))
+    tasks.append(Task("report", "report", "report", deps=work))
+    return tasks
+
+
+def spec_by_id(params: Params) -> dict[str, ModelSpec]:
+    return {s.id: s for s in model_specs(params)}
+
+
+def to_rows(tasks: list[Task]) -> list[dict]:
+    return [{"id": t.id, "step": t.step, "outdir": t.outdir, "deps": ";".join(t.deps),
+             "inputs": json.dumps(t.inputs, sort_keys=True), "args": json.dumps(t.args, sort_keys=True, default=str)}
+            for t in tasks]
+
+
+@click.command("plan")
+@click.argument("params_file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--outdir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Results folder (overrides the params file's 'outdir'; default: results).")
+@click.option("--format", "fmt", type=click.Choice(["json", "csv"]), default="json", show_default=True,
+              help="Output format on stdout: a JSON list of tasks, or CSV with JSON-encoded inputs/args.")
+def plan_command(params_file: Path, outdir: Path | None, fmt: str) -> None:
+    """Expand PARAMS_FILE and its sheets into the task list (id, step, outdir, deps, inputs, args)."""
+    params = load_params(params_file, {"outdir": outdir})
+    tasks = build_plan(params)
+    if fmt == "json":
+        click.echo(json.dumps([asdict(t) for t in tasks], indent=2, default=str))
+    else:
+        rows = to_rows(tasks)
+        writer = csv.DictWriter(sys.stdout, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)

@@ -1,0 +1,226 @@
+"""The tidy results table and what is read off it: best configurations, summaries, verdicts.
+
+One row per (dataset, target, model, revision, layer, pooling, head, seed, split, metric):
+``value``, ``n`` and, on the aggregated rows (``seed == "mean"``), a 95 % confidence interval
+over the replicate seeds. Best layers/heads are chosen on the *validation* metric and
+reported on test, so no choice is made by looking at the test set.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from glmprobe.tracking.record import find_records, read_record
+
+COLUMNS = ["dataset", "target", "model", "revision", "layer", "pooling", "head", "seed", "split", "metric",
+           "value", "n", "ci_low", "ci_high", "stage", "family", "random_init", "task", "key"]
+PRIMARY = {"regression": "pearson", "binary": "auroc", "multilabel": "auroc"}
+LOWER_IS_BETTER = {"mse", "loss"}
+ALL_TARGETS = "all"   # the `target` of a metric averaged over targets
+
+
+def t_ci(values, level: float = 0.95) -> tuple[float, float]:
+    """Student-t interval of the mean over replicates (NaN with fewer than 2)."""
+    v = np.asarray([x for x in values if x is not None and math.isfinite(x)], dtype=float)
+    if len(v) < 2:
+        return (math.nan, math.nan)
+    half = stats.t.ppf(0.5 + level / 2, len(v) - 1) * v.std(ddof=1) / math.sqrt(len(v))
+    return (float(v.mean() - half), float(v.mean() + half))
+
+
+def _split_key(key: str) -> tuple[str, str, str] | None:
+    """``test_pearson/cellA`` -> (test, pearson, cellA); ``test_pearson`` -> (test, pearson, all)."""
+    name, _, target = key.partition("/")
+    split, sep, metric = name.partition("_")
+    if not sep or split not in ("train", "valid", "val", "test"):
+        return None
+    return ("valid" if split == "val" else split), metric, (target or ALL_TARGETS)
+
+
+def model_info(results_dir: Path) -> dict[str, dict]:
+    """Per model id: family, random_init, source, revision (from the embedding manifests)."""
+    info: dict[str, dict] = {}
+    for manifest in sorted((results_dir / "embeddings").glob("*/*/manifest.json")):
+        try:
+            m = json.loads(manifest.read_text()).get("model", {})
+        except (OSError, json.JSONDecodeError):
+            continue
+        mid = m.get("id") or manifest.parent.name
+        info.setdefault(mid, {k: m.get(k) for k in ("family", "random_init", "source", "revision")})
+    return info
+
+
+def _truthy(v) -> bool:
+    return str(v).lower() in ("true", "1", "yes")
+
+
+def record_rows(record: dict, models: dict[str, dict]) -> list[dict]:
+    """Tidy rows of one probe/baseline record."""
+    tags = record.get("tags") or {}
+    step = record.get("step")
+    if step == "baseline":
+        arch = tags.get("arch") or tags.get("head") or tags.get("model")
+        base = {"model": arch, "revision": "", "layer": "", "pooling": "", "head": arch, "family": "onehot",
+                "random_init": False}
+    else:
+        mid = tags.get("model")
+        m = models.get(mid, {})
+        base = {"model": mid, "revision": tags.get("revision") or m.get("revision") or "",
+                "layer": tags.get("layer"), "pooling": tags.get("pooling"), "head": tags.get("head"),
+                "family": tags.get("family") or m.get("family") or "",
+                "random_init": _truthy(tags.get("random_init", m.get("random_init", False)))}
+    base.update(dataset=tags.get("dataset"), stage=step, task=tags.get("task"), key=record.get("key"))
+    n = record.get("n") or {}
+    rows = []
+    reps = record.get("replicates") or []
+    for rep in reps:
+        for k, v in (rep.get("metrics") or {}).items():
+            parts = _split_key(k)
+            if parts and v is not None:
+                rows.append({**base, "seed": str(rep.get("seed")), "split": parts[0], "metric": parts[1],
+                             "target": parts[2], "value": float(v), "n": n.get(parts[0]),
+                             "ci_low": math.nan, "ci_high": math.nan})
+    cis = record.get("ci") or {}
+    for k, v in (record.get("metrics") or {}).items():
+        parts = _split_key(k)
+        if not parts or v is None:
+            continue
+        ci = cis.get(k)
+        if not (isinstance(ci, (list, tuple)) and len(ci) == 2 and None not in ci):
+            ci = t_ci([(r.get("metrics") or {}).get(k) for r in reps])
+        rows.append({**base, "seed": "mean", "split": parts[0], "metric": parts[1], "target": parts[2],
+                     "value": float(v), "n": n.get(parts[0]), "ci_low": ci[0], "ci_high": ci[1]})
+    return rows
+
+
+def results_table(results_dir: str | Path) -> pd.DataFrame:
+    """Every probe and baseline record under ``results_dir`` as one tidy DataFrame."""
+    results_dir = Path(results_dir)
+    models = model_info(results_dir)
+    rows = []
+    for path in find_records(results_dir):
+        rel = path.relative_to(results_dir).parts
+        if rel[0] not in ("probes", "baselines"):
+            continue
+        record = read_record(path)
+        if record.get("step") in ("probe", "baseline"):
+            rows.extend(record_rows(record, models))
+    df = pd.DataFrame(rows, columns=COLUMNS)
+    return df.sort_values(
+        ["dataset", "stage", "model", "layer", "pooling", "head", "split", "metric", "target", "seed"],
+        key=lambda s: s.astype(str), kind="stable").reset_index(drop=True)
+
+
+def dataset_task(df: pd.DataFrame, dataset: str) -> str | None:
+    tasks = df.loc[df.dataset == dataset, "task"].dropna().unique()
+    return str(tasks[0]) if len(tasks) else None
+
+
+def primary_metric(df: pd.DataFrame, dataset: str, task: str | None = None) -> str:
+    """The study's headline metric for the dataset's task, else the first test metric present."""
+    task = task or dataset_task(df, dataset)
+    metrics = set(df.loc[(df.dataset == dataset) & (df.split == "test"), "metric"])
+    if task in PRIMARY and PRIMARY[task] in metrics:
+        return PRIMARY[task]
+    for m in ("pearson", "auroc", "spearman", "auprc", "r2"):
+        if m in metrics:
+            return m
+    return sorted(metrics)[0] if metrics else "pearson"
+
+
+def configs(df: pd.DataFrame, dataset: str, metric: str) -> pd.DataFrame:
+    """One row per fitted configuration of ``dataset``: test mean + CI, valid mean, kind."""
+    sel = df[(df.dataset == dataset) & (df.metric == metric) & (df.target == ALL_TARGETS) & (df.seed == "mean")]
+    keys = ["model", "layer", "pooling", "head", "stage", "family", "random_init", "key"]
+    test = sel[sel.split == "test"].set_index("key")
+    valid = sel[sel.split == "valid"].set_index("key")["value"].rename("valid")
+    out = test[[k for k in keys if k != "key"] + ["value", "ci_low", "ci_high", "n"]].join(valid, how="left")
+    out = out.rename(columns={"value": "test"}).reset_index()
+    out["kind"] = np.where(out.family == "onehot", "one-hot", np.where(out.random_init, "random-init", "gLM"))
+    # choose on valid when every config has it; otherwise fall back to test (flagged in the report)
+    out["select_on"] = "valid" if out["valid"].notna().all() and len(out) else "test"
+    out["score"] = out["valid"] if (out["select_on"] == "valid").all() else out["test"]
+    if metric in LOWER_IS_BETTER:
+        out["score"] = -out["score"]
+    return out.sort_values("score", ascending=False, kind="stable").reset_index(drop=True)
+
+
+def best_per(cfg: pd.DataFrame, by: list[str]) -> pd.DataFrame:
+    """The best configuration (highest selection score) per group."""
+    if cfg.empty:
+        return cfg
+    return cfg.sort_values("score", ascending=False, kind="stable").groupby(by, sort=False, dropna=False).head(1)
+
+
+def label(row) -> str:
+    if row["stage"] == "baseline":
+        return str(row["model"])
+    return f"{row['model']} L{row['layer']} {row['pooling']}-{row['head']}"
+
+
+def fmt_ci(row) -> str:
+    if pd.isna(row["ci_low"]):
+        return f"{row['test']:.3f}"
+    return f"{row['test']:.3f} [{row['ci_low']:.3f}, {row['ci_high']:.3f}]"
+
+
+def summary(df: pd.DataFrame, tasks: dict[str, str] | None = None) -> pd.DataFrame:
+    """Compact table: per dataset and model/arch and head, the best layer (chosen on valid) on test."""
+    rows = []
+    for ds in sorted(df.dataset.dropna().unique()):
+        metric = primary_metric(df, ds, (tasks or {}).get(ds))
+        cfg = configs(df, ds, metric)
+        for _, r in best_per(cfg, ["model", "head"]).iterrows():
+            rows.append({"dataset": ds, "model": r["model"], "kind": r["kind"],
+                         "head": r["head"] if r["stage"] == "probe" else "(one-hot baseline)",
+                         "pooling": r["pooling"] if r["stage"] == "probe" else "",
+                         "best_layer": r["layer"] if r["stage"] == "probe" else "",
+                         "metric": f"test_{metric}", "mean": r["test"], "ci_low": r["ci_low"],
+                         "ci_high": r["ci_high"], "selected_on": r["select_on"]})
+    return pd.DataFrame(rows)
+
+
+def _overlap(a, b) -> bool | None:
+    if any(pd.isna(x) for x in (a["ci_low"], a["ci_high"], b["ci_low"], b["ci_high"])):
+        return None
+    return not (a["ci_high"] < b["ci_low"] or b["ci_high"] < a["ci_low"])
+
+
+def verdict(df: pd.DataFrame, dataset: str, task: str | None = None, oracle: float | None = None) -> str:
+    """One honest sentence: best gLM probe vs best one-hot model, with CIs."""
+    metric = primary_metric(df, dataset, task)
+    cfg = configs(df, dataset, metric)
+    glm, onehot, rand = (cfg[cfg.kind == k] for k in ("gLM", "one-hot", "random-init"))
+    parts = []
+    if not glm.empty and not onehot.empty:
+        g, o = glm.iloc[0], onehot.iloc[0]
+        overlap = _overlap(g, o)
+        better = "gLM probe better" if g["test"] > o["test"] else "one-hot better"
+        if overlap is None:
+            judged = f"{better} (no CI: too few replicates)"
+        elif overlap:
+            judged = "no clear difference, CIs overlap"
+        else:
+            judged = f"{better}, CIs do not overlap"
+        parts.append(f"best gLM probe ({label(g)}) {fmt_ci(g)} vs best one-hot ({label(o)}) {fmt_ci(o)}: {judged}")
+    elif not onehot.empty:
+        parts.append(f"best one-hot ({label(onehot.iloc[0])}) {fmt_ci(onehot.iloc[0])}; no gLM probe was run")
+    elif not glm.empty:
+        parts.append(f"best gLM probe ({label(glm.iloc[0])}) {fmt_ci(glm.iloc[0])}; no one-hot model was run")
+    if not rand.empty and not glm.empty:
+        g, r = glm.iloc[0], rand.iloc[0]
+        ov = _overlap(g, r)
+        parts.append(f"random-init control ({label(r)}) {fmt_ci(r)}"
+                     + ("" if ov is None else (" (CIs overlap with the best gLM probe)" if ov
+                                               else " (CIs do not overlap with the best gLM probe)")))
+    if oracle is not None:
+        parts.append(f"oracle ceiling {oracle:.3f}")
+    sel = cfg["select_on"].iloc[0] if len(cfg) else "valid"
+    text = "; ".join(parts) or "no probe or baseline results"
+    return f"{dataset} (test {metric}, configurations chosen on {sel}): {text}."

@@ -1,0 +1,423 @@
+"""The single MLflow writer: mirror every ``record.json`` of a results folder into MLflow.
+
+Records on disk are the source of truth; MLflow is a view of them. One process
+(this one) writes, so SQLite never sees concurrent first migrations, and the
+write is idempotent:
+
+* one *parent* run per pipeline run (its id lives in ``pipeline_info/pipeline_run.json``),
+* one *child* run per record (tag ``mlflow.parentRunId``), found again by the
+  record's ``key``; it is left alone when its ``cache_key`` is unchanged and
+  replaced (old run deleted, new one logged) when the record changed,
+* one *grandchild* run per Optuna trial (from ``trials.csv``) under its task.
+
+A child run gets the tag ``glmprobe.complete`` only after everything (metrics,
+artifacts, trials) was logged, so a crash half-way is repaired on the next call.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import logging
+import math
+import os
+import re
+import sys
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import click
+
+from glmprobe.atomic import write_text
+from glmprobe.errors import UserError
+from glmprobe.tracking.record import find_records, read_record
+
+log = logging.getLogger(__name__)
+
+PIPELINE_RUN_FILE = Path("pipeline_info") / "pipeline_run.json"
+TAG_KIND = "glmprobe.kind"            # pipeline | task | trial
+TAG_PIPELINE = "glmprobe.pipeline_run"
+TAG_KEY = "glmprobe.key"
+TAG_CACHE = "glmprobe.cache_key"
+TAG_COMPLETE = "glmprobe.complete"
+PARENT_TAG = "mlflow.parentRunId"
+_BAD_NAME = re.compile(r"[^/\w.\- :]")
+_BATCH_PARAMS_TAGS, _BATCH_METRICS, _PARAM_MAX = 100, 1000, 6000
+
+
+class TrackingUnavailable(UserError):
+    """MLflow could not be reached or written; the records stay on disk."""
+
+
+@dataclass
+class TrackSummary:
+    experiment_id: str
+    parent_run_id: str
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    trials: int = 0
+    warnings: list[str] = field(default_factory=list)
+
+    def line(self) -> str:
+        return (f"MLflow: {self.created} new, {self.updated} updated, {self.unchanged} unchanged task runs, "
+                f"{self.trials} trial runs logged")
+
+
+# --------------------------------------------------------------------------- ids and URIs
+
+def default_tracking_uri(results_dir: str | os.PathLike) -> str:
+    return f"sqlite:///{Path(results_dir).resolve() / 'mlflow.db'}"
+
+
+def pipeline_run(results_dir: str | os.PathLike, *, create: bool = True) -> dict:
+    """The pipeline run identity kept in ``pipeline_info/pipeline_run.json`` (created once).
+
+    A resumed ``glmprobe run`` (or Nextflow ``-resume``) into the same folder is the
+    same pipeline run, so it logs into the same parent run.
+    """
+    path = Path(results_dir) / PIPELINE_RUN_FILE
+    if path.exists():
+        try:
+            info = json.loads(path.read_text())
+            if info.get("id"):
+                return info
+        except json.JSONDecodeError as exc:
+            raise UserError(f"not valid JSON ({exc})", path=path,
+                            hint="Delete the file to start a new pipeline run id") from exc
+    if not create:
+        return {}
+    info = {"id": uuid.uuid4().hex, "name": f"{Path(results_dir).resolve().name}-{_dt.date.today().isoformat()}",
+            "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")}
+    write_text(path, json.dumps(info, indent=2) + "\n")
+    return info
+
+
+def _ms(iso: str | None) -> int | None:
+    if not iso:
+        return None
+    try:
+        return int(_dt.datetime.fromisoformat(str(iso)).timestamp() * 1000)
+    except ValueError:
+        return None
+
+
+def _name(key: str) -> str:
+    """A legal MLflow param/metric name."""
+    return _BAD_NAME.sub("_", str(key))
+
+
+# --------------------------------------------------------------------------- store set-up
+
+def _check_http(uri: str) -> None:
+    """Fail fast (seconds, not MLflow's minutes of retries) when a server is down."""
+    import requests
+
+    try:
+        requests.get(uri.rstrip("/") + "/health", timeout=10).raise_for_status()
+    except requests.RequestException as exc:
+        raise TrackingUnavailable(f"MLflow server {uri} is unreachable ({type(exc).__name__})") from exc
+
+
+def open_store(tracking_uri: str, experiment: str, artifact_root: str | os.PathLike | None):
+    """Create/upgrade the tracking DB once and return ``(client, experiment_id)``.
+
+    Call this before any fan-out: concurrent first migrations break SQLite stores.
+    ``artifact_root`` (local folder) is used when the experiment is created with a
+    non-HTTP store, so artifacts never land in the caller's working directory.
+    """
+    from mlflow import MlflowClient
+    from mlflow.entities import LifecycleStage
+
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2")   # a dying server should not hang us for minutes
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "60")
+    if tracking_uri.startswith(("http://", "https://")):
+        _check_http(tracking_uri)
+    elif tracking_uri.startswith("sqlite:///"):
+        db = Path(tracking_uri[len("sqlite:///"):])
+        if not db.parent.is_dir():
+            raise TrackingUnavailable(f"folder of the MLflow database does not exist", path=db.parent)
+    try:
+        client = MlflowClient(tracking_uri=tracking_uri)
+        exp = client.get_experiment_by_name(experiment)   # runs the schema migration on a fresh DB
+        if exp is None:
+            location = None
+            if artifact_root is not None and not tracking_uri.startswith(("http://", "https://")):
+                Path(artifact_root).mkdir(parents=True, exist_ok=True)
+                location = Path(artifact_root).resolve().as_uri()
+            exp_id = client.create_experiment(experiment, artifact_location=location)
+        else:
+            exp_id = exp.experiment_id
+            if exp.lifecycle_stage == LifecycleStage.DELETED:
+                client.restore_experiment(exp_id)
+    except TrackingUnavailable:
+        raise
+    except Exception as exc:  # any backend failure: the records are safe, say so
+        raise TrackingUnavailable(f"cannot open MLflow store {tracking_uri} ({type(exc).__name__}: "
+                                  f"{str(exc).splitlines()[0] if str(exc) else ''})") from exc
+    return client, exp_id
+
+
+# --------------------------------------------------------------------------- the writer
+
+def _search_all(client, exp_id: str, filter_string: str) -> list:
+    runs, token = [], None
+    while True:
+        page = client.search_runs([exp_id], filter_string=filter_string, max_results=1000, page_token=token)
+        runs.extend(page)
+        token = page.token
+        if not token:
+            return runs
+
+
+def _flat(prefix: str, obj) -> dict:
+    """Flatten nested params (``{"a": {"b": 1}}`` -> ``{"a.b": 1}``)."""
+    if isinstance(obj, dict):
+        out = {}
+        for k, v in obj.items():
+            out.update(_flat(f"{prefix}.{k}" if prefix else str(k), v))
+        return out
+    return {prefix: obj}
+
+
+def _log_batch(client, run_id: str, *, metrics: dict | None = None, params: dict | None = None,
+               tags: dict | None = None, timestamp: int = 0, step_metrics: list | None = None) -> None:
+    from mlflow.entities import Metric, Param, RunTag
+
+    ms = [Metric(_name(k), float(v), timestamp, 0) for k, v in (metrics or {}).items()
+          if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)]
+    ms += [Metric(_name(k), float(v), timestamp, int(step)) for k, v, step in (step_metrics or [])
+           if isinstance(v, (int, float)) and math.isfinite(v)]
+    ps = [Param(_name(k), str(v)[:_PARAM_MAX]) for k, v in (params or {}).items() if v is not None and k]
+    ts = [RunTag(k, str(v)[:_PARAM_MAX]) for k, v in (tags or {}).items() if v is not None]
+    # as few calls as possible: every call is one SQLite commit (an fsync)
+    while ms or ps or ts:
+        p_, t_ = ps[:_BATCH_PARAMS_TAGS], ts[:_BATCH_PARAMS_TAGS]
+        m_ = ms[:_BATCH_METRICS - len(p_) - len(t_)]
+        client.log_batch(run_id, metrics=m_, params=p_, tags=t_)
+        ms, ps, ts = ms[len(m_):], ps[len(p_):], ts[len(t_):]
+
+
+def run_name(record: dict) -> str:
+    """Readable run name, e.g. ``tinyglm_L2_enhancers_mean-mlp`` or ``enhancers_resnet``."""
+    t = record.get("tags", {})
+    step = record.get("step", "")
+    if step == "probe":
+        parts = [t.get("model"), f"L{t.get('layer')}", t.get("dataset"), f"{t.get('pooling')}-{t.get('head')}"]
+    elif step == "baseline":
+        parts = [t.get("dataset"), t.get("arch") or t.get("head")]
+    elif step == "embed":
+        parts = ["embed", t.get("model"), t.get("dataset")]
+    else:
+        parts = [step, t.get("dataset") or t.get("model")]
+    parts = [str(p) for p in parts if p not in (None, "", "LNone", "None-None")]
+    return "_".join(parts) or record.get("key", "task")
+
+
+def _record_params(record: dict) -> dict:
+    params = _flat("", record.get("params", {}))
+    tags = record.get("tags", {})
+    for k in ("dataset", "model", "revision", "layer", "pooling", "head", "arch", "task", "family", "random_init"):
+        if tags.get(k) is not None and k not in params:
+            params[k] = tags[k]
+    for split, n in (record.get("n") or {}).items():
+        params[f"n_{split}"] = n
+    seeds = [r.get("seed") for r in record.get("replicates", []) if r.get("seed") is not None]
+    if seeds:
+        params.setdefault("seeds", ",".join(str(s) for s in seeds))
+    return params
+
+
+def _record_metrics(record: dict) -> tuple[dict, list]:
+    metrics = dict(record.get("metrics") or {})
+    for k, ci in (record.get("ci") or {}).items():
+        if isinstance(ci, (list, tuple)) and len(ci) == 2:
+            metrics[f"{k}_ci_low"], metrics[f"{k}_ci_high"] = ci
+    if record.get("duration_s") is not None:
+        metrics["duration_s"] = record["duration_s"]
+    # each replicate as one step of a "replicate/<metric>" series (step = seed)
+    steps = [(f"replicate/{k}", v, rep.get("seed", i)) for i, rep in enumerate(record.get("replicates", []))
+             for k, v in (rep.get("metrics") or {}).items() if "/" not in k]
+    return metrics, steps
+
+
+def _log_trials(client, exp_id: str, task_run_id: str, task_name: str, trials_csv: Path, tags: dict) -> int:
+    import pandas as pd
+
+    try:
+        df = pd.read_csv(trials_csv)
+    except (OSError, ValueError) as exc:
+        log.warning("%s: cannot read trials table (%s); trials not logged", trials_csv, exc)
+        return 0
+    status = {"COMPLETE": "FINISHED", "PRUNED": "KILLED", "FAIL": "FAILED", "RUNNING": "FAILED", "WAITING": "FAILED"}
+    for i, row in df.iterrows():
+        number = int(row["number"]) if "number" in row and not pd.isna(row["number"]) else i
+        start, end = _ms(row.get("datetime_start")), _ms(row.get("datetime_complete"))
+        run = client.create_run(exp_id, start_time=start, run_name=f"{task_name}_trial{number}",
+                                tags={**tags, PARENT_TAG: task_run_id, TAG_KIND: "trial"})
+        params = {c[len("params_"):]: row[c] for c in df.columns if c.startswith("params_") and not pd.isna(row[c])}
+        metrics = {"trial_value": row.get("value")}
+        metrics.update({c[len("user_attrs_"):]: row[c] for c in df.columns if c.startswith("user_attrs_")})
+        state = str(row.get("state", "COMPLETE"))
+        _log_batch(client, run.info.run_id, params={**params, "trial": number},
+                   metrics={k: v for k, v in metrics.items() if not pd.isna(v)} if metrics else {},
+                   tags={"trial_state": state}, timestamp=end or start or 0)
+        client.set_terminated(run.info.run_id, status=status.get(state, "FINISHED"), end_time=end)
+    return len(df)
+
+
+def _delete_task_run(client, exp_id: str, run_id: str) -> None:
+    for child in _search_all(client, exp_id, f"tags.`{PARENT_TAG}` = '{run_id}'"):
+        client.delete_run(child.info.run_id)
+    client.delete_run(run_id)
+
+
+def _log_task(client, exp_id: str, parent_id: str, pipeline_id: str, path: Path, record: dict,
+              *, plots: bool) -> int:
+    """Log one record as a child run (+ its trials). Returns the number of trial runs."""
+    folder = path.parent
+    name = run_name(record)
+    rtags = {str(k): v for k, v in (record.get("tags") or {}).items() if v is not None}
+    tags = {**rtags, PARENT_TAG: parent_id, TAG_KIND: "task", TAG_PIPELINE: pipeline_id,
+            TAG_KEY: record.get("key"), TAG_CACHE: record.get("cache_key"), "step": record.get("step")}
+    run = client.create_run(exp_id, start_time=_ms(record.get("started")) or _ms(record.get("finished")),
+                            run_name=name, tags=tags)
+    rid = run.info.run_id
+    metrics, steps = _record_metrics(record)
+    _log_batch(client, rid, metrics=metrics, step_metrics=steps, params=_record_params(record),
+               tags={f"version.{k}": v for k, v in (record.get("versions") or {}).items()},
+               timestamp=_ms(record.get("finished")) or 0)
+    client.log_artifact(rid, str(path))
+    for label, rel in (record.get("artifacts") or {}).items():
+        for item in (rel if isinstance(rel, list) else [rel]):
+            art = folder / str(item)
+            if art.is_dir():
+                client.log_artifacts(rid, str(art), artifact_path=art.name)
+            elif art.is_file():
+                client.log_artifact(rid, str(art))
+            else:
+                log.warning("%s: artifact '%s' (%s) listed in the record is missing", path, item, label)
+    preds = folder / "predictions.csv"
+    if plots and preds.is_file():
+        from glmprobe.report.figures import prediction_plot
+
+        try:
+            png = prediction_plot(preds, record.get("tags", {}).get("task"), folder / ".mlflow_plot.png", title=name)
+            client.log_artifact(rid, str(png), artifact_path="plots")
+            png.unlink()
+        except (OSError, ValueError, KeyError) as exc:
+            log.warning("%s: prediction plot skipped (%s)", preds, exc)
+    n_trials = 0
+    trials = folder / str((record.get("artifacts") or {}).get("trials", "trials.csv"))
+    if trials.is_file():
+        n_trials = _log_trials(client, exp_id, rid, name, trials,
+                               {TAG_PIPELINE: pipeline_id, TAG_KEY: record.get("key")})
+    client.set_tag(rid, TAG_COMPLETE, "true")
+    client.set_terminated(rid, "FINISHED", end_time=_ms(record.get("finished")))
+    return n_trials
+
+
+def _parent_run(client, exp_id: str, results_dir: Path, info: dict, run_name_: str | None) -> str:
+    found = _search_all(client, exp_id, f"tags.`{TAG_PIPELINE}` = '{info['id']}' and tags.`{TAG_KIND}` = 'pipeline'")
+    if found:
+        rid = found[0].info.run_id
+        if run_name_ and found[0].info.run_name != run_name_:
+            client.set_tag(rid, "mlflow.runName", run_name_)
+        return rid
+    run = client.create_run(exp_id, start_time=_ms(info.get("created")), run_name=run_name_ or info.get("name"),
+                            tags={TAG_KIND: "pipeline", TAG_PIPELINE: info["id"],
+                                  "results_dir": str(results_dir.resolve())})
+    params_used = results_dir / "pipeline_info" / "params_used.yaml"
+    if params_used.is_file():
+        import yaml
+
+        try:
+            _log_batch(client, run.info.run_id, params=_flat("", yaml.safe_load(params_used.read_text()) or {}))
+        except yaml.YAMLError as exc:
+            log.warning("%s: not logged as params (%s)", params_used, exc)
+    return run.info.run_id
+
+
+def _log_pipeline_artifacts(client, parent_id: str, results_dir: Path) -> None:
+    """The report and pipeline_info go on the parent run (re-logged each time: files are overwritten)."""
+    for sub in ("report", "pipeline_info"):
+        folder = results_dir / sub
+        if folder.is_dir():
+            client.log_artifacts(parent_id, str(folder), artifact_path=sub)
+
+
+def track(results_dir: str | os.PathLike, *, tracking_uri: str | None = None, experiment: str = "glmprobe",
+          run_name_: str | None = None, plots: bool = True, progress: bool = False) -> TrackSummary:
+    """Log every record under ``results_dir`` to MLflow, idempotently. See the module docstring."""
+    from tqdm import tqdm
+
+    results_dir = Path(results_dir)
+    if not results_dir.is_dir():
+        raise UserError("results folder does not exist", path=results_dir,
+                        hint="Pass the --outdir of a glmprobe run / Nextflow pipeline")
+    uri = tracking_uri or default_tracking_uri(results_dir)
+    info = pipeline_run(results_dir)
+    hint = f"Records are safe on disk; log them later with: glmprobe track {results_dir} --tracking-uri {uri}"
+    try:
+        client, exp_id = open_store(uri, experiment, results_dir / "mlartifacts")
+    except TrackingUnavailable as exc:
+        raise TrackingUnavailable(str(exc).rstrip("."), hint=hint) from exc
+    try:
+        parent = _parent_run(client, exp_id, results_dir, info, run_name_)
+        summary = TrackSummary(experiment_id=exp_id, parent_run_id=parent)
+        existing = {}
+        for r in _search_all(client, exp_id, f"tags.`{TAG_PIPELINE}` = '{info['id']}' and tags.`{TAG_KIND}` = 'task'"):
+            existing.setdefault(r.data.tags.get(TAG_KEY), []).append(r)
+        paths = [p for p in find_records(results_dir) if not p.relative_to(results_dir).parts[0].startswith("mlartifacts")]
+        for path in tqdm(paths, desc="track", unit="record", disable=not progress, file=sys.stderr):
+            try:
+                record = read_record(path)
+            except (OSError, json.JSONDecodeError) as exc:
+                summary.warnings.append(f"{path}: unreadable record skipped ({exc})")
+                continue
+            key = record.get("key") or str(path.parent.relative_to(results_dir))
+            record["key"] = key
+            runs = existing.get(key, [])
+            same = [r for r in runs if r.data.tags.get(TAG_CACHE) == str(record.get("cache_key"))
+                    and r.data.tags.get(TAG_COMPLETE) == "true"]
+            if same and len(runs) == 1:
+                summary.unchanged += 1
+                continue
+            for r in runs:   # changed, half-logged or duplicated: replace
+                _delete_task_run(client, exp_id, r.info.run_id)
+            summary.trials += _log_task(client, exp_id, parent, info["id"], path, record, plots=plots)
+            if runs:
+                summary.updated += 1
+            else:
+                summary.created += 1
+        _log_pipeline_artifacts(client, parent, results_dir)
+        client.set_terminated(parent, "FINISHED")
+    except UserError:
+        raise
+    except Exception as exc:
+        raise TrackingUnavailable(f"logging to MLflow {uri} failed ({type(exc).__name__}: "
+                                  f"{str(exc).splitlines()[0] if str(exc) else ''})", hint=hint) from exc
+    return summary
+
+
+@click.command("track")
+@click.argument("results_dir", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--tracking-uri", default=None, metavar="URI",
+              help="MLflow tracking URI (sqlite:///… or http://host:port). Default: sqlite:///<RESULTS_DIR>/mlflow.db.")
+@click.option("--experiment", default="glmprobe", show_default=True, help="MLflow experiment name.")
+@click.option("--run-name", default=None, help="Name of the parent (pipeline) run. Default: <folder>-<date>.")
+@click.option("--plots/--no-plots", default=True, show_default=True,
+              help="Log a predicted-vs-true plot with each task run.")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+def track_command(results_dir: Path, tracking_uri: str | None, experiment: str, run_name: str | None,
+                  plots: bool, quiet: bool) -> None:
+    """Log every record.json under RESULTS_DIR to MLflow (idempotent; safe to replay)."""
+    uri = tracking_uri or default_tracking_uri(results_dir)
+    summary = track(results_dir, tracking_uri=uri, experiment=experiment, run_name_=run_name, plots=plots,
+                    progress=not quiet and sys.stderr.isatty())
+    for w in summary.warnings:
+        click.echo(f"glmprobe: warning: {w}", err=True)
+    click.echo(summary.line())
+    click.echo(f"Open the UI with: mlflow ui --backend-store-uri {uri}" if uri.startswith("sqlite")
+               else f"Open {uri}")

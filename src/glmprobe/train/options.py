@@ -1,0 +1,92 @@
+"""Click options shared by every training command (``baseline``, ``probe``).
+
+``@tuning_options`` adds the same flags to each command, and
+:func:`tune_options_from` turns them into a :class:`TuneOptions`, so one-hot
+baselines and probes are always tuned under the same budget (study bug §8.11).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+import torch
+
+from glmprobe.errors import UserError
+from glmprobe.train.tune import PRUNERS, STUDY_PRESET, TuneOptions
+
+DEVICES = ("auto", "cpu", "cuda")
+_KEYS = ("trials", "timeout", "pruner", "replicates", "seed", "max_epochs", "device", "fixed", "quiet")
+
+
+def resolve_device(name: str) -> str:
+    """``auto`` -> cuda when present, else cpu; an explicit cuda request without a GPU fails (§8.15)."""
+    if name == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise UserError("--device cuda was requested but no CUDA GPU is visible", where="--device",
+                        hint="Use --device cpu (or auto), or run on a GPU node.")
+    if name not in DEVICES and not name.startswith("cuda:"):
+        raise UserError(f"unknown device {name!r}; use one of {', '.join(DEVICES)}", where="--device")
+    return name
+
+
+def parse_fixed(value: str | None) -> dict | str | None:
+    """``--fixed``: 'study', a JSON object, or a path to a JSON file."""
+    if value is None or value == "":
+        return None
+    if value == STUDY_PRESET:
+        return STUDY_PRESET
+    source = "--fixed"
+    text = value
+    if not value.lstrip().startswith("{") and Path(value).is_file():
+        source, text = value, Path(value).read_text()
+    try:
+        fixed = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise UserError(f"not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})", path=source,
+                        hint='Give a JSON object such as \'{"lr": 0.001, "batch_size": 128}\' or "study".') from None
+    if not isinstance(fixed, dict):
+        raise UserError("must be a JSON object of hyper-parameters", path=source,
+                        hint='For example \'{"lr": 0.001, "batch_size": 128}\', or "study".')
+    return fixed
+
+
+def tuning_options(f):
+    """Add --trials --timeout --pruner --replicates --seed --max-epochs --device --fixed --quiet."""
+    options = [
+        click.option("--trials", type=click.IntRange(min=1), default=20, show_default=True,
+                     help="Optuna trials per model (the study's settings are always trial 0)."),
+        click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=None,
+                     help="Stop the search after this many seconds (on top of --trials)."),
+        click.option("--pruner", type=click.Choice(PRUNERS), default="median", show_default=True,
+                     help="Stop unpromising trials early on validation loss."),
+        click.option("--replicates", type=click.IntRange(min=1), default=3, show_default=True,
+                     help="Retrain the best configuration with seeds SEED, SEED+1, ..."),
+        click.option("--seed", type=int, default=0, show_default=True,
+                     help="Seed for the sampler, model initialisation and data order."),
+        click.option("--max-epochs", type=click.IntRange(min=1), default=100, show_default=True,
+                     help="Epoch cap per fit (early stopping usually ends sooner)."),
+        click.option("--device", type=click.Choice(DEVICES), default="auto", show_default=True,
+                     help="Where to train; 'cuda' fails if no GPU is visible."),
+        click.option("--fixed", default=None, metavar="JSON|study|FILE",
+                     help="Skip the search: 'study' for the study's exact settings, or a JSON object "
+                          "(or file) of hyper-parameters overriding them."),
+        click.option("--quiet", is_flag=True, help="No progress bars."),
+    ]
+    for option in reversed(options):
+        f = option(f)
+    return f
+
+
+def tune_options_from(kwargs: dict) -> TuneOptions:
+    """Pop the tuning flags out of a command's ``kwargs`` into a TuneOptions (device resolved)."""
+    vals = {k: kwargs.pop(k) for k in _KEYS if k in kwargs}
+    quiet = vals.pop("quiet", False)
+    return TuneOptions(
+        trials=vals.get("trials", 20), timeout=vals.get("timeout"), pruner=vals.get("pruner", "median"),
+        replicates=vals.get("replicates", 3), seed=vals.get("seed", 0), max_epochs=vals.get("max_epochs", 100),
+        device=resolve_device(vals.get("device", "auto")), fixed=parse_fixed(vals.get("fixed")),
+        progress=not quiet and sys.stderr.isatty())

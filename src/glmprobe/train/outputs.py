@@ -1,0 +1,100 @@
+"""Write a trained model's outputs folder: weights, predictions, trials, record.
+
+Everything lands in one :func:`glmprobe.atomic.atomic_dir`, so the folder is
+either complete (record.json included) or absent; weights are safetensors
+(never pickle), predictions a long CSV the report can aggregate freely.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+from safetensors.torch import save_file
+
+from glmprobe.atomic import atomic_dir
+from glmprobe.tracking.record import now, write_record
+from glmprobe.train.data import Arrays
+from glmprobe.train.tune import TuneResult
+
+PREDICTIONS, TRIALS = "predictions.csv", "trials.csv"
+
+
+def model_name(seed: int) -> str:
+    return f"model_seed{seed}.safetensors"
+
+
+def predictions_frame(result: TuneResult, data: dict[str, Arrays], task: str,
+                      target_names: Sequence[str]) -> pd.DataFrame:
+    """Long format: id, split, seed, target, y_true, y_pred (probabilities for binary/multilabel)."""
+    frames = []
+    names = np.asarray(list(target_names), dtype=object)
+    for rep in result.replicates:
+        for split, raw in rep.predictions.items():
+            arr = data[split]
+            pred = 1.0 / (1.0 + np.exp(-raw.astype(np.float64))) if task != "regression" else raw
+            n, t = arr.y.shape
+            frames.append(pd.DataFrame({
+                "id": np.repeat(arr.ids, t), "split": split, "seed": rep.seed,
+                "target": np.tile(names, n), "y_true": arr.y.reshape(-1), "y_pred": pred.reshape(-1)}))
+    cols = ["id", "split", "seed", "target", "y_true", "y_pred"]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=cols)
+
+
+def summarise(result: TuneResult) -> tuple[dict, dict]:
+    """Metrics averaged over replicates, and a replicate CI for each."""
+    from glmprobe.train.metrics import replicate_ci
+    keys = sorted({k for rep in result.replicates for k in rep.metrics})
+    metrics, ci = {}, {}
+    for key in keys:
+        vals = [rep.metrics.get(key, math.nan) for rep in result.replicates]
+        finite = [v for v in vals if v is not None and math.isfinite(v)]
+        metrics[key] = float(np.mean(finite)) if finite else math.nan
+        if len(finite) >= 2:
+            ci[key] = list(replicate_ci(finite))
+    return metrics, ci
+
+
+def _state_dict(model) -> dict:
+    # safetensors refuses shared or non-contiguous storage: give each tensor its own
+    return {k: v.detach().cpu().contiguous().clone() for k, v in model.state_dict().items()}
+
+
+def write_outputs(outdir: str | os.PathLike, result: TuneResult, data: dict[str, Arrays], task: str,
+                  target_names: Sequence[str], record: dict) -> Path:
+    """Write model_seed<S>.safetensors, predictions.csv, trials.csv and record.json; return the record path.
+
+    ``record`` comes from :func:`glmprobe.tracking.record.make_record` with the step's
+    key, tags, inputs and cache_key; metrics, ci, replicates, n, params and artifacts are filled in here.
+    """
+    outdir = Path(outdir)
+    metrics, ci = summarise(result)
+    rec = dict(record)
+    rec["metrics"], rec["ci"] = metrics, ci
+    rec["replicates"] = [{"seed": r.seed, "best_epoch": r.best_epoch, "epochs": len(r.history),
+                          "metrics": r.metrics} for r in result.replicates]
+    rec["n"] = {split: int(len(arr)) for split, arr in data.items()}
+    rec["params"] = {**result.best_params, **rec.get("params", {}),
+                     "best_val_loss": result.best_value,
+                     "trials_run": int(len(result.trials)),
+                     "replicate_seeds": ",".join(str(r.seed) for r in result.replicates)}
+    artifacts = {PREDICTIONS.split(".")[0]: PREDICTIONS, "trials": TRIALS}
+    with atomic_dir(outdir) as tmp:
+        for rep in result.replicates:
+            name = model_name(rep.seed)
+            save_file(_state_dict(rep.model), str(tmp / name),
+                      metadata={"seed": str(rep.seed), "best_epoch": str(rep.best_epoch)})
+            artifacts[f"model_seed{rep.seed}"] = name
+        if result.replicates:
+            artifacts["model"] = model_name(result.replicates[0].seed)
+        predictions_frame(result, data, task, target_names).to_csv(tmp / PREDICTIONS, index=False,
+                                                                   float_format="%.6g")
+        result.trials.to_csv(tmp / TRIALS, index=False)
+        rec["artifacts"] = artifacts
+        rec["finished"] = now()
+        write_record(tmp, rec)
+    return outdir / "record.json"
