@@ -97,20 +97,23 @@ workflow GLMPROBE {
     // ---- BASELINE: one-hot architectures from scratch, same tuning budget
     GLMPROBE_BASELINE(ch_dataset.combine(channel.fromList(listParam(params.baselines))))
 
-    // ---- TRACK and REPORT read every step's output folder (records are the source of truth)
-    ch_folders = GLMPROBE_PREPARE.out.folder
+    // ---- TRACK and REPORT read every task's top-level output folder (records are the source of
+    // truth). Each task writes under <folder>/<...> in its work dir, so its top-level folder holds
+    // only its own outputs; the two steps merge them back into the results tree.
+    ch_trees = GLMPROBE_PREPARE.out.folder.map { dir -> dir.parent }
         .mix(
             ch_synth,
             ch_pretrain,
-            ch_store.map { meta, store -> store },
-            GLMPROBE_PROBE.out.probes.flatMap { meta, dirs -> dirs instanceof List ? dirs : [dirs] },
-            GLMPROBE_BASELINE.out.baseline.map { meta, dir -> dir },
+            ch_store.map { meta, store -> store.parent.parent },
+            GLMPROBE_PROBE.out.probes.flatMap { meta, dirs -> (dirs instanceof List ? dirs : [dirs]).collect { dir -> dir.parent.parent.parent.parent } },
+            GLMPROBE_BASELINE.out.baseline.map { meta, dir -> dir.parent.parent },
         )
+        .unique()
         .collect()
     // An earlier launch's pipeline_run.json keeps MLflow's parent run stable across -resume.
     def run_info = file("${params.outdir}/pipeline_info/pipeline_run.json")
-    GLMPROBE_TRACK(ch_folders, run_info.exists() ? run_info : [], params.experiment)
-    GLMPROBE_REPORT(ch_folders)
+    GLMPROBE_TRACK(ch_trees, run_info.exists() ? run_info : [], params.experiment)
+    GLMPROBE_REPORT(ch_trees)
 
     // ---- software versions of every process, from the `versions` topic
     softwareVersionsToYAML(channel.topic('versions'))

@@ -57,7 +57,6 @@ def test_fold_column_with_folds_split(tmp_path):
 
 def test_leakage_counts_reverse_complements():
     seqs = ["AACC", "GGTT", "ACGA", "TTTT", "CCCC", "AAAA", "GGGG"]
-    #        train   valid: rc of AACC   test  test = rc of TTTT? no
     codes = np.array([0, 1, 2, 0, 2, 1, 1], dtype=np.uint8)
     leak = check_leakage(canonical_hashes(seqs), codes)
     # GGTT (valid) = rc(AACC) train; AAAA (valid) = rc(TTTT) train; CCCC (test) = rc(GGGG) valid

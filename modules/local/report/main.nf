@@ -7,7 +7,8 @@ process GLMPROBE_REPORT {
     container "glmprobe:${workflow.manifest.version}"
 
     input:
-    path(folders, stageAs: 'results/part*/*')
+    // Top-level output folders of every task (datasets/, embeddings/, probes/ ...), one per task.
+    path(trees, stageAs: 'part*/*')
 
     output:
     path "report"             , emit: report
@@ -21,6 +22,9 @@ process GLMPROBE_REPORT {
     def args = task.ext.args ?: ''
     """
     export GLMPROBE_PIPELINE_VERSION=${workflow.manifest.version}
+    # Merge the per-task trees into one results/ tree of symlinks (the layout of docs/output.md).
+    mkdir -p results
+    cp -rsL "\$PWD"/part*/* results/
     export MPLCONFIGDIR=\$PWD/.matplotlib
     glmprobe report results --outdir report ${args}
     """

@@ -8,8 +8,8 @@ process GLMPROBE_TRACK {
     container "glmprobe:${workflow.manifest.version}"
 
     input:
-    // Leaf output folders of every step, staged under results/ (records are found by walking it).
-    path(folders, stageAs: 'results/part*/*')
+    // Top-level output folders of every task (datasets/, embeddings/, probes/ ...), one per task.
+    path(trees, stageAs: 'part*/*')
     // pipeline_info/pipeline_run.json of an earlier launch into the same outdir (keeps one parent run), or [].
     path(run_info, stageAs: 'results/pipeline_info/*')
     val experiment
@@ -26,6 +26,9 @@ process GLMPROBE_TRACK {
     def args = task.ext.args ?: ''
     """
     export GLMPROBE_PIPELINE_VERSION=${workflow.manifest.version}
+    # Merge the per-task trees into one results/ tree of symlinks (the layout of docs/output.md).
+    mkdir -p results
+    cp -rsL "\$PWD"/part*/* results/
     glmprobe track results \\
         --experiment '${experiment}' \\
         --quiet \\

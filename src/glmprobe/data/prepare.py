@@ -34,7 +34,7 @@ from tqdm.auto import tqdm
 from glmprobe import __version__
 from glmprobe.atomic import atomic_dir, sha256_file
 from glmprobe.data.dataset import SPLITS, DatasetWriter
-from glmprobe.data.leakage import ACTIONS, Leakage, canonical_hashes, check_leakage
+from glmprobe.data.leakage import ACTIONS, canonical_hashes, check_leakage
 from glmprobe.data.readers import Chunk, Reader, open_reader
 from glmprobe.data.sequences import clean_chunk
 from glmprobe.data.sheet import DatasetRow, read_sheet, select_rows

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from glmprobe.data.readers.base import Chunk, Reader
-from glmprobe.errors import UserError
 
 FORMATS = ("fasta", "table", "bed", "lentimpra_h5", "lentimpra_folds_h5", "chip_h5", "eclip_h5", "insert_h5",
            "splicing_h5")

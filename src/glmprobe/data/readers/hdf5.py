@@ -16,7 +16,6 @@ from typing import Callable, Iterator
 
 import numpy as np
 
-from glmprobe.data.onehot import decode
 from glmprobe.data.readers.base import Chunk, Reader, check_file, is_gzip
 from glmprobe.errors import UserError
 
@@ -51,6 +50,32 @@ LAYOUTS: dict[str, Layout] = {
     "splicing_h5": Layout("x_{g}", "y_{g}", "tissue", transform=lambda y: y[..., 0], segments=(400, 400),
                           y_ndim=(3,)),
 }
+
+
+_LETTERS = np.frombuffer(b"NACGT", dtype=np.uint8)
+
+
+def decode_checked(x: np.ndarray) -> tuple[list[str], int | None]:
+    """(k, 4, L) one-hot -> (sequences, index of the first non-one-hot row or None).
+
+    Same result as :func:`glmprobe.data.onehot.decode` on valid input (all-zero = N),
+    but one pass over contiguous channel planes, which is several times faster than
+    an argmax over the channel axis, and it validates while it decodes.
+    """
+    k, _, L = x.shape
+    code = np.zeros((k, L), dtype=x.dtype)
+    total = np.zeros((k, L), dtype=x.dtype)
+    nonbinary = np.zeros((k, L), dtype=bool)
+    for c in range(4):
+        plane = x[:, c]
+        nonbinary |= (plane != 0) & (plane != 1)
+        total += plane
+        code += (c + 1) * plane
+    bad = (nonbinary | (total > 1)).any(axis=1)
+    if bad.any():
+        return [], int(np.flatnonzero(bad)[0])
+    blob = _LETTERS[code.astype(np.uint8)].tobytes().decode("ascii")
+    return [blob[i * L:(i + 1) * L] for i in range(k)], None
 
 
 class Hdf5Reader(Reader):
@@ -129,15 +154,13 @@ class Hdf5Reader(Reader):
                     x = np.asarray(X[a:b])
                     x = x[:, :4, :] if short == 1 else np.ascontiguousarray(x[:, :, :4].transpose(0, 2, 1))
                     locate = (lambda i, a=a, xk=xk: f"{xk}[{a + i}]")
-                    col = x.sum(axis=1)
-                    bad = ((col != 0) & (col != 1)) | ((x != 0) & (x != 1)).any(axis=1)
-                    if bad.any():
-                        i = int(np.flatnonzero(bad.any(axis=1))[0])
+                    seqs, bad = decode_checked(x)
+                    if bad is not None:
                         raise UserError("not one-hot: a position has values other than a single 1", path=self.path,
-                                        where=locate(i), hint="x must hold 0/1 one-hot bases (all-zero = N).")
+                                        where=locate(bad), hint="x must hold 0/1 one-hot bases (all-zero = N).")
                     y = lay.transform(np.asarray(Y[a:b], dtype=np.float64))
                     k = b - a
-                    yield Chunk(ids=[f"{prefix}_{a + i:0{width}d}" for i in range(k)], sequences=decode(x),
+                    yield Chunk(ids=[f"{prefix}_{a + i:0{width}d}" for i in range(k)], sequences=seqs,
                                 targets=y, path=self.path, locate=locate,
                                 split=None if lay.folds else [g] * k,
                                 fold=np.full(k, g, dtype=np.int64) if lay.folds else None)

@@ -18,7 +18,6 @@ docs/adding_a_model.md).
 from __future__ import annotations
 
 import inspect
-import json
 import logging
 import os
 import re
@@ -96,7 +95,8 @@ class HFAdapter(Adapter):
         if raw.startswith((".", "/", "~")) or not _HUB_ID.match(raw):
             raise UserError(f"model folder not found for model '{self.spec.id}'", path=raw,
                             hint="Check the source column of the models sheet (a local folder or a hub id)")
-        if not self.spec.revision:
+        if not self.spec.revision and not getattr(self, "_warned", False):
+            self._warned = True
             log.warning("model '%s' loads hub id %s without a pinned revision; set revision= to a commit "
                         "so reruns use the same weights", self.spec.id, raw)
         return raw
@@ -206,7 +206,7 @@ class HFAdapter(Adapter):
         """0 when the tokenizer puts a CLS (or BOS) token first; never for causal models."""
         if self.causal:
             return None  # a leading BOS of a causal LM has seen nothing: it is no summary token
-        ids, _ = self.encode(["ACGT"])[0]
+        ids, _ = self.encode(["ACGTACGTACGT"])[0]  # long enough for any k-mer family
         first = ids[0]
         cls_ids = {getattr(self.tokenizer, a, None) for a in ("cls_token_id", "bos_token_id")} - {None}
         return 0 if first in cls_ids else None
@@ -354,7 +354,7 @@ class HFAdapter(Adapter):
     # ------------------------------------------------------------------ layers
     @property
     def encoder(self):
-        """The module that yields hidden states: the base model, skipping any LM head (25-60% of the cost)."""
+        """The module that yields hidden states: the base model; any LM head is not run for embeddings."""
         return getattr(self.model, "base_model", self.model)
 
     def hidden_states(self, batch: TokenBatch, layers: Sequence[int]) -> dict[int, "torch.Tensor"]:
@@ -413,11 +413,11 @@ class HFAdapter(Adapter):
         return list(states)
 
     def blocks(self) -> list["torch.nn.Module"]:
-        """The model's blocks, in order: the first ModuleList with num_layers entries."""
+        """The model's blocks, in order: the first ModuleList/Sequential with num_layers entries."""
         import torch
 
         for module in self.encoder.modules():
-            if isinstance(module, torch.nn.ModuleList) and len(module) == self.num_layers:
+            if isinstance(module, (torch.nn.ModuleList, torch.nn.Sequential)) and len(module) == self.num_layers:
                 return list(module)
         raise RuntimeError(f"{self.family}: no list of {self.num_layers} blocks found; override blocks()")
 
@@ -511,11 +511,3 @@ def _transformers_version() -> str:
     import transformers
 
     return transformers.__version__
-
-
-def read_config_json(folder: Path) -> dict:
-    """config.json of a local model folder (for families that check it before loading)."""
-    try:
-        return json.loads((folder / "config.json").read_text())
-    except (OSError, ValueError) as exc:
-        raise UserError(f"cannot read config.json ({exc})", path=folder / "config.json") from exc

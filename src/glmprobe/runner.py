@@ -1,0 +1,273 @@
+"""``glmprobe run``: a whole benchmark on one machine, in-process, no Nextflow.
+
+Validate the params, create the MLflow store once, then execute the plan
+(:mod:`glmprobe.plan`) in order by calling the step functions. Each step skips work
+whose record has the same cache key, so a rerun after a crash (or after adding a
+model to the sheet) does only what is missing; the runner notices a skipped task by
+its record file being left untouched. Finally: track (MLflow), report, and a compact
+results table on the terminal.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import platform
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import click
+
+from glmprobe.atomic import write_text
+from glmprobe.errors import UserError
+from glmprobe.params import Params, load_params
+from glmprobe.plan import Task, build_plan, spec_by_id
+from glmprobe.tracking.record import RECORD_NAME, now, software_versions
+
+STEPS = ("synth", "prepare", "pretrain", "embed", "probe", "baseline", "track", "report")
+
+
+@dataclass
+class Context:
+    params: Params
+    outdir: Path
+    force: bool = False
+    quiet: bool = False
+    _specs: dict | None = None
+    _opts: object | None = None
+
+    def specs(self) -> dict:
+        if self._specs is None:
+            self._specs = spec_by_id(self.params)
+        return self._specs
+
+    def tune_options(self):
+        """TuneOptions from the params (same budget for every head and baseline)."""
+        if self._opts is None:
+            from glmprobe.glm.embed import resolve_device
+            from glmprobe.train.tune import TuneOptions
+
+            p = self.params
+            self._opts = TuneOptions(trials=int(p.get("trials", 20)), timeout=p.get("tune_timeout"),
+                                     pruner=p.get("pruner", "median"), replicates=int(p.get("replicates", 3)),
+                                     seed=int(p.get("seed", 0)), max_epochs=int(p.get("max_epochs", 100)),
+                                     device=resolve_device(p.get("device", "auto")),
+                                     progress=not self.quiet and sys.stderr.isatty())
+        return self._opts
+
+
+@dataclass
+class RunSummary:
+    done: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    tracking_error: str | None = None
+    report: object | None = None
+    trace: list[dict] = field(default_factory=list)
+
+
+# --------------------------------------------------------------------------- one executor per step
+
+def _synth(ctx: Context, task: Task) -> None:
+    from glmprobe.data.synth import make_synth
+
+    make_synth(ctx.outdir / task.outdir, seed=task.args["seed"], small=task.args["small"], force=ctx.force)
+
+
+def _prepare(ctx: Context, task: Task) -> None:
+    from glmprobe.data.prepare import prepare_rows
+
+    prepare_rows(task.inputs["sheet"], ctx.outdir / "datasets", ids=[task.args["dataset"]],
+                 on_leakage=ctx.params.get("on_leakage", "error"), force=ctx.force)
+
+
+def _pretrain(ctx: Context, task: Task) -> None:
+    from glmprobe.glm.pretrain import pretrain_step
+
+    args = {k: v for k, v in task.args.items() if k != "model"}
+    pretrain_step(ctx.outdir / task.inputs["sequences"], ctx.outdir / task.outdir, force=ctx.force, **args)
+
+
+def _embed(ctx: Context, task: Task) -> None:
+    from glmprobe.glm.embed import embed_step
+
+    embed_step(ctx.outdir / task.inputs["dataset"], ctx.specs()[task.args["model"]], ctx.outdir / task.outdir,
+               device=ctx.params.get("device", "auto"), force=ctx.force, quiet=ctx.quiet or not sys.stderr.isatty())
+
+
+def _probe(ctx: Context, task: Task) -> None:
+    from glmprobe.heads.probe import probe_step
+
+    a = task.args
+    probe_step(ctx.outdir / task.inputs["dataset"], ctx.outdir / task.inputs["store"],
+               ctx.outdir / "probes" / a["dataset"] / a["model"], layers=a["layer"] if isinstance(a["layer"], str)
+               else [a["layer"]], poolings=[a["pooling"]], heads=[a["head"]], opts=ctx.tune_options(),
+               force=ctx.force)
+
+
+def _baseline(ctx: Context, task: Task) -> None:
+    from glmprobe.heads.baseline import baseline_step
+
+    baseline_step(ctx.outdir / task.inputs["dataset"], task.args["arch"], ctx.outdir, opts=ctx.tune_options(),
+                  force=ctx.force)
+
+
+EXECUTORS: dict[str, Callable[[Context, Task], None]] = {
+    "synth": _synth, "prepare": _prepare, "pretrain": _pretrain, "embed": _embed, "probe": _probe,
+    "baseline": _baseline,
+}
+
+
+# --------------------------------------------------------------------------- bookkeeping
+
+def _stamps(folder: Path) -> dict[str, int]:
+    """mtime of every record under a task's folder: unchanged after the call = the step skipped it."""
+    if not folder.exists():
+        return {}
+    paths = [folder / RECORD_NAME] if (folder / RECORD_NAME).exists() else list(folder.rglob(RECORD_NAME))
+    return {str(p): p.stat().st_mtime_ns for p in paths}
+
+
+def write_pipeline_info(ctx: Context) -> None:
+    import yaml
+
+    info = ctx.outdir / "pipeline_info"
+    used = {k: v for k, v in ctx.params.values.items() if v is not None}
+    write_text(info / "params_used.yaml", "# params of the last `glmprobe run` into this folder (defaults filled, "
+               "paths absolute)\n" + yaml.safe_dump(used, sort_keys=True))
+    versions = {"glmprobe": {**software_versions(("pandas", "scipy", "matplotlib", "click", "jsonschema")),
+                             "python": platform.python_version()}}
+    write_text(info / "software_versions.yml", yaml.safe_dump(versions, sort_keys=True))
+
+
+def _write_trace(ctx: Context, trace: list[dict], started: str) -> None:
+    if not trace:
+        return
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=list(trace[0]), delimiter="\t")
+    writer.writeheader()
+    writer.writerows(trace)
+    stamp = started.replace(":", "").replace("+0000", "Z")
+    write_text(ctx.outdir / "pipeline_info" / f"execution_trace_{stamp}.tsv", buf.getvalue())
+
+
+def _say(ctx: Context, text: str) -> None:
+    if not ctx.quiet:
+        click.echo(text, err=True)
+
+
+# --------------------------------------------------------------------------- the runner
+
+def run_pipeline(params_file: str | os.PathLike, outdir: str | os.PathLike | None = None, *, only: str | None = None,
+                 dry_run: bool = False, force: bool = False, quiet: bool = False) -> RunSummary:
+    """Run (or with ``dry_run`` list) the plan of ``params_file``; see the module docstring."""
+    params = load_params(params_file, {"outdir": outdir})
+    ctx = Context(params=params, outdir=params.outdir, force=force, quiet=quiet)
+    tasks = build_plan(params)
+    if only:
+        tasks = [t for t in tasks if t.step == only]
+    summary = RunSummary()
+    if dry_run:
+        for i, t in enumerate(tasks, 1):
+            state = "has record" if _stamps(ctx.outdir / t.outdir) and t.step in EXECUTORS else "to run"
+            click.echo(f"[{i}/{len(tasks)}] {t.step:<8} {t.id:<60} {state}")
+        return summary
+
+    ctx.outdir.mkdir(parents=True, exist_ok=True)
+    from glmprobe.tracking.mlflow_writer import TrackingUnavailable, open_store, pipeline_run, default_tracking_uri
+
+    pipeline_run(ctx.outdir)
+    write_pipeline_info(ctx)
+    uri = params.get("tracking_uri") or default_tracking_uri(ctx.outdir)
+    if any(t.step == "track" for t in tasks):
+        try:  # create the DB (migrations) before anything else touches it
+            open_store(uri, params.get("experiment", "glmprobe"), ctx.outdir / "mlartifacts")
+        except TrackingUnavailable as exc:
+            summary.tracking_error = str(exc)
+            _say(ctx, f"glmprobe: warning: {exc}. Results are still written; tracking is retried at the end.")
+
+    started = now()
+    work = [t for t in tasks if t.step in EXECUTORS]
+    from tqdm import tqdm
+
+    bar = tqdm(total=len(work), unit="task", file=sys.stderr, disable=quiet or not sys.stderr.isatty(),
+               dynamic_ncols=True)
+    try:
+        for i, task in enumerate(work, 1):
+            bar.set_description(f"{task.step} {task.id}")
+            before = _stamps(ctx.outdir / task.outdir)
+            t0 = time.perf_counter()
+            try:
+                EXECUTORS[task.step](ctx, task)
+            except BaseException:
+                summary.trace.append({"task": task.id, "step": task.step, "status": "failed",
+                                      "seconds": round(time.perf_counter() - t0, 2)})
+                _say(ctx, f"glmprobe: task {task.id} failed; {len(summary.done)} task(s) finished and "
+                          f"{len(summary.skipped)} were up to date. Their outputs are kept: rerun the same "
+                          f"command to resume.")
+                raise
+            after = _stamps(ctx.outdir / task.outdir)
+            status = "skipped" if before and before == after else "done"
+            (summary.skipped if status == "skipped" else summary.done).append(task.id)
+            seconds = round(time.perf_counter() - t0, 2)
+            summary.trace.append({"task": task.id, "step": task.step, "status": status, "seconds": seconds})
+            bar.update(1)
+            if bar.disable:
+                _say(ctx, f"[{i}/{len(work)}] {task.step:<8} {task.id} "
+                          + ("up to date" if status == "skipped" else f"done in {seconds:.1f} s"))
+    finally:
+        bar.close()
+        _write_trace(ctx, summary.trace, started)
+    _say(ctx, f"{len(summary.done)} task(s) run, skipped {len(summary.skipped)} up to date")
+
+    if any(t.step == "report" for t in tasks):
+        from glmprobe.report.build import build_report
+
+        summary.report = build_report(ctx.outdir)
+    if any(t.step == "track" for t in tasks):
+        from glmprobe.tracking.mlflow_writer import track
+
+        try:
+            result = track(ctx.outdir, tracking_uri=uri, experiment=params.get("experiment", "glmprobe"),
+                           progress=not quiet and sys.stderr.isatty())
+            summary.tracking_error = None
+            _say(ctx, result.line())
+        except TrackingUnavailable as exc:
+            summary.tracking_error = str(exc)
+    return summary
+
+
+@click.command("run")
+@click.argument("params_file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--outdir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Results folder (overrides the params file's 'outdir'; default: results).")
+@click.option("--only", type=click.Choice(STEPS), default=None,
+              help="Run only the tasks of this step (their inputs must already exist).")
+@click.option("--dry-run", is_flag=True, help="List the tasks (and which already have a record); run nothing.")
+@click.option("--force", is_flag=True, help="Redo every task even when its record is up to date.")
+@click.option("--quiet", is_flag=True, help="No progress output (the final table is still printed).")
+def run_command(params_file: Path, outdir: Path | None, only: str | None, dry_run: bool, force: bool,
+                quiet: bool) -> None:
+    """Run the benchmark described by PARAMS_FILE on this machine (resumable; see `glmprobe plan`)."""
+    summary = run_pipeline(params_file, outdir, only=only, dry_run=dry_run, force=force, quiet=quiet)
+    if dry_run:
+        return
+    params = load_params(params_file, {"outdir": outdir})
+    from glmprobe.tracking.mlflow_writer import default_tracking_uri
+
+    uri = params.get("tracking_uri") or default_tracking_uri(params.outdir)
+    if summary.report is not None:
+        from glmprobe.report.build import format_summary
+
+        click.echo(format_summary(summary.report.summary))
+        for v in summary.report.verdicts.values():
+            click.echo(f"verdict: {v}")
+        click.echo(f"Report: {summary.report.index_html}")
+    if summary.tracking_error:
+        click.echo(f"glmprobe: warning: {summary.tracking_error}", err=True)
+        sys.exit(1)
+    click.echo(f"MLflow UI: mlflow ui --backend-store-uri {uri}" if uri.startswith("sqlite")
+               else f"MLflow: {uri}")
