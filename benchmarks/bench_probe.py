@@ -73,7 +73,7 @@ def child(store: str, reader: str) -> None:
     from glmprobe.glm.store import EmbeddingStore
     from glmprobe.heads import rep_cnn
     from glmprobe.heads.probe import StoreRows
-    from glmprobe.train.data import Arrays
+    from glmprobe.train.data import Arrays, Feeder
     from glmprobe.train.fit import FitConfig, fit, predict
 
     class ChannelsFirst(torch.nn.Module):   # the memmap reference yields (B, T, D) rows
@@ -95,11 +95,15 @@ def child(store: str, reader: str) -> None:
         model = rep_cnn.build(hidden, n_tok, 1, {"width": 0.25, "reduce_dim": 32})
         if reader != "storerows":
             model = torch.nn.Sequential(ChannelsFirst(), model)
+        feeder = Feeder(data["train"])
+        for _ in feeder.batches(256, np.random.default_rng(0).permutation(len(feeder))):
+            pass                                 # one shuffled read pass alone: the reader's own footprint
+        read_mb = peak_rss_mb()
         t0 = time.perf_counter()
         fit(model, data["train"], data["valid"], "regression", FitConfig(max_epochs=1, batch_size=256))
         predict(model, data["test"].X)
         seconds = time.perf_counter() - t0
-    print(json.dumps({"rss_mb": peak_rss_mb(), "seconds": seconds}))
+    print(json.dumps({"read_mb": read_mb, "rss_mb": peak_rss_mb(), "seconds": seconds}))
 
 
 def peak_rss_mb() -> float:
@@ -123,14 +127,14 @@ def bench_rss(sizes: tuple[int, int], tokens: int, hidden: int) -> None:
                                      capture_output=True, text=True).stdout
                 results[n, reader] = json.loads(out.strip().splitlines()[-1])
     size_mb = {n: n * tokens * hidden * 2 / 2**20 for n in sizes}
-    for reader, label in (("storerows", "StoreRows (pread)"), ("memmap", "np.memmap reference")):
-        a, b = (results[n, reader] for n in sizes)
-        print(f"  {label:20s} N={sizes[0]:6d} ({size_mb[sizes[0]]:5.0f} MB): {a['rss_mb']:6.0f} MB  "
-              f"N={sizes[1]:6d} ({size_mb[sizes[1]]:5.0f} MB): {b['rss_mb']:6.0f} MB   "
-              f"growth {b['rss_mb'] - a['rss_mb']:+6.0f} MB   epoch {a['seconds']:.1f}/{b['seconds']:.1f} s")
-    grow = {r: results[sizes[1], r]["rss_mb"] - results[sizes[0], r]["rss_mb"] for r in ("storerows", "memmap")}
-    print(f"  RSS growth for {size_mb[sizes[1]] - size_mb[sizes[0]]:.0f} MB more store: "
-          f"StoreRows {grow['storerows']:+.0f} MB vs memmap {grow['memmap']:+.0f} MB")
+    print(f"  store sizes: N={sizes[0]} ({size_mb[sizes[0]]:.0f} MB) and N={sizes[1]} ({size_mb[sizes[1]]:.0f} MB)")
+    for key, what in (("read_mb", "shuffled read pass"), ("rss_mb", "+ epoch + predict")):
+        for reader, label in (("storerows", "StoreRows (pread)"), ("memmap", "np.memmap reference")):
+            a, b = (results[n, reader][key] for n in sizes)
+            print(f"  {what:18s} {label:20s} {a:6.0f} MB -> {b:6.0f} MB   growth {b - a:+5.0f} MB")
+    for reader in ("storerows", "memmap"):
+        a, b = (results[n, reader]["seconds"] for n in sizes)
+        print(f"  epoch + predict time, {reader}: {a:.1f} s -> {b:.1f} s")
 
 
 def main() -> None:
@@ -145,8 +149,8 @@ def main() -> None:
         bench_ridge(n=20000, d=2560, n_valid=2500, repeats=1)
         bench_rss((4000, 16000), tokens=41, hidden=512)
     else:
-        bench_ridge(n=4000, d=256, n_valid=500, repeats=3)
-        bench_rss((2000, 8000), tokens=40, hidden=128)
+        bench_ridge(n=3000, d=192, n_valid=500, repeats=2)
+        bench_rss((1500, 6000), tokens=40, hidden=128)
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ import pytest
 import torch
 from sklearn.linear_model import LogisticRegression, Ridge
 
+from glmprobe.errors import UserError
 from glmprobe.heads import linear
 from glmprobe.train.data import Arrays
 from glmprobe.train.tune import TuneOptions
@@ -108,3 +109,17 @@ def test_binary_tune_reports_auroc_from_decision_values_not_labels():
     assert len(np.unique(pred)) > 2                  # continuous scores, not hard labels
     from sklearn.metrics import roc_auc_score
     assert res.replicates[0].metrics["test_auroc"] == pytest.approx(roc_auc_score(y[120:, 0], pred[:, 0]))
+
+
+def test_fixed_study_penalty_replaces_the_grid():
+    X, Y = _data(90, 4)
+    data = {s: Arrays(X[sl].astype(np.float32), Y[sl], np.arange(90)[sl].astype(str))
+            for s, sl in (("train", slice(0, 50)), ("valid", slice(50, 70)), ("test", slice(70, 90)))}
+    res = linear.tune(data, "regression", TuneOptions(fixed="study"), target_names=["y"])
+    assert res.best_params["alpha"] == 1e-3 and list(res.trials["alpha"]) == [1e-3]   # the study's Ridge(1e-3)
+    res = linear.tune(data, "regression", TuneOptions(fixed={"alpha": 10.0}), target_names=["y"])
+    assert res.best_params["alpha"] == 10.0
+    res = linear.tune(data, "regression", TuneOptions(fixed={"lr": 0.1}), target_names=["y"])
+    assert res.best_params["alpha"] == 1e-3              # other heads' keys leave the study's alpha
+    with pytest.raises(UserError, match="alpha must be a number"):
+        linear.tune(data, "regression", TuneOptions(fixed={"alpha": "big"}), target_names=["y"])

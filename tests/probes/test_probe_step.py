@@ -106,3 +106,13 @@ def test_store_rows_reads_any_rows_like_the_memmap(probe_inputs):
         np.testing.assert_array_equal(np.asarray(pooled), st.pooled(1, "mean")[rows].astype(np.float32))
         view.close()
         pooled.close()
+
+
+def test_store_rows_falls_back_to_h5py_for_chunked_arrays(tmp_path):
+    import h5py
+
+    data = np.random.default_rng(0).normal(size=(30, 5, 3)).astype(np.float16)
+    with h5py.File(tmp_path / "c.h5", "w") as h5:
+        h5.create_dataset("x", data=data, chunks=(4, 5, 3))
+        view = StoreRows(h5["x"], np.array([2, 3, 17, 29]), channels_first=True)
+        np.testing.assert_array_equal(view[[3, 0]], data[[29, 2]].astype(np.float32).transpose(0, 2, 1))

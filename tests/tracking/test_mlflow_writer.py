@@ -19,6 +19,11 @@ SMALL = {"models": {"tiny": ("hf-mlm", False, [1, 2]), "onehot": ("onehot", Fals
          "datasets": {"ds_reg": ("regression", ["a", "b"], "pearson")}, "baselines": ("cnn",)}
 
 
+def _records(root: Path) -> list[Path]:
+    """Records of the tree (the copies logged under mlartifacts/ are not tasks)."""
+    return [p for p in find_records(root) if "mlartifacts" not in p.relative_to(root).parts]
+
+
 def _runs(uri: str, kind: str | None = None, deleted: bool = False):
     from mlflow import MlflowClient
     from mlflow.entities import ViewType
@@ -41,11 +46,11 @@ def tracked(tmp_path_factory):
 
 def test_first_track_logs_every_record_once(tracked):
     root, uri, first = tracked
-    n_records = len(find_records(root))
+    n_records = len(_records(root))
     assert first.created == n_records and first.updated == 0 and first.unchanged == 0
     tasks = _runs(uri, "task")
     assert len(tasks) == n_records
-    assert {r.data.tags["glmprobe.key"] for r in tasks} == {read_record(p)["key"] for p in find_records(root)}
+    assert {r.data.tags["glmprobe.key"] for r in tasks} == {read_record(p)["key"] for p in _records(root)}
     # every probe/baseline record has 2 trials in its trials.csv
     n_trial_tables = len(list(root.rglob("trials.csv")))
     assert first.trials == 2 * n_trial_tables == len(_runs(uri, "trial"))
@@ -57,7 +62,7 @@ def test_replay_is_idempotent(tracked):
     before = len(_runs(uri))
     again = mw.track(root, tracking_uri=uri)
     assert again.created == again.updated == again.trials == 0
-    assert again.unchanged == len(find_records(root))
+    assert again.unchanged == len(_records(root))
     assert len(_runs(uri)) == before
     assert len(_runs(uri, "pipeline")) == 1
 
@@ -112,7 +117,7 @@ def test_changed_record_replaces_its_run(tmp_path):
     rec["cache_key"], rec["metrics"]["test_pearson"] = "ck2", 0.99
     write_record(folder, rec)
     s = mw.track(root, tracking_uri=uri, plots=False)
-    assert (s.created, s.updated, s.unchanged) == (0, 1, len(find_records(root)) - 1)
+    assert (s.created, s.updated, s.unchanged) == (0, 1, len(_records(root)) - 1)
     assert len(_runs(uri)) == n_active                     # replaced, not added
     (run,) = [r for r in _runs(uri, "task") if r.data.tags["glmprobe.key"] == rec["key"]]
     assert run.data.tags["glmprobe.cache_key"] == "ck2" and run.data.metrics["test_pearson"] == 0.99

@@ -29,7 +29,7 @@ from pathlib import Path
 
 import click
 import numpy as np
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from glmprobe import __version__
 from glmprobe.atomic import atomic_dir, sha256_file
@@ -72,9 +72,9 @@ class TargetStats:
     names: list[str]
     task: str | None
     binary_only: bool = True
-    ones: np.ndarray = None
-    zeros: np.ndarray = None
-    first_nan: tuple[Path, str] | None = None
+    first_nan: tuple[Path, str] | None = None          # (file, record) of the first NaN seen
+    ones: np.ndarray = field(init=False)               # per-target count of 1s
+    zeros: np.ndarray = field(init=False)              # per-target count of 0s
 
     def __post_init__(self):
         self.ones = np.zeros(len(self.names), dtype=np.int64)
@@ -128,7 +128,6 @@ class Scan:
     ambiguous_records: int = 0
     min_len: int = 0
     max_len: int = 0
-    warnings: list[str] = field(default_factory=list)
 
 
 def _bar(row: DatasetRow, what: str, total: int | None, progress: bool):
@@ -152,10 +151,14 @@ def scan(reader: Reader, row: DatasetRow, plan: SplitPlan, progress: bool = Fals
                 raise chunk.error(i, f"sequence length {lengths[i]}, expected {fixed}",
                                   "Every sequence of this dataset must have the same length (sheet column 'length').")
             lo, hi = min(lo, int(lengths.min())), max(hi, int(lengths.max()))
-            for i, rid in enumerate(chunk.ids):
-                if rid in seen:
-                    raise chunk.error(i, f"duplicate id {rid!r}", "Ids must be unique within a dataset.")
-                seen.add(rid)
+            new = set(chunk.ids)
+            if len(new) != len(chunk) or not seen.isdisjoint(new):   # rare: find the first duplicate
+                local: set[str] = set()
+                for i, rid in enumerate(chunk.ids):
+                    if rid in seen or rid in local:
+                        raise chunk.error(i, f"duplicate id {rid!r}", "Ids must be unique within a dataset.")
+                    local.add(rid)
+            seen |= new
             amb_b += cleaned.ambiguous_bases
             amb_r += cleaned.ambiguous_records
             all_nan.append(stats.update(chunk, _targets(chunk, row, reader.target_names)))

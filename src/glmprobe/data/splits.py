@@ -44,14 +44,14 @@ class SplitPlan:
     def assign(self, chunk: Chunk) -> np.ndarray | None:
         """Split codes for a chunk (None for ``random``: assigned after the scan)."""
         if self.method == "column":
-            codes = np.empty(len(chunk), dtype=np.uint8)
-            for i, name in enumerate(chunk.split):
-                code = _NAMES.get(str(name).strip().lower())
-                if code is None:
-                    raise chunk.error(i, f"unknown split name {name!r}",
-                                      "Use train, valid (or val/validation) or test.")
-                codes[i] = code
-            return codes
+            # few distinct names: look each up once, then map the column at C speed
+            table = {name: _NAMES.get(str(name).strip().lower()) for name in set(chunk.split)}
+            unknown = {name for name, code in table.items() if code is None}
+            if unknown:
+                i = next(i for i, name in enumerate(chunk.split) if name in unknown)
+                raise chunk.error(i, f"unknown split name {chunk.split[i]!r}",
+                                  "Use train, valid (or val/validation) or test.")
+            return np.fromiter(map(table.__getitem__, chunk.split), dtype=np.uint8, count=len(chunk))
         if self.method == "chrom":
             return np.fromiter((self.chroms.get(c, 0) for c in chunk.coords["chrom"]), dtype=np.uint8,
                                count=len(chunk))

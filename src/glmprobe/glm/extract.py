@@ -71,25 +71,49 @@ class TokenPlan:
         return int(self.n_tokens.max(initial=0))
 
 
-def _split_windows(adapter: Adapter, seq: str, limit: int) -> list[Window]:
-    """Cut ``seq`` into non-overlapping windows of at most ``limit`` tokens each.
+def _content_spans(adapter: Adapter, seq: str) -> np.ndarray:
+    """[start, end) of every non-special token of the whole sequence, ignoring the context limit.
 
-    Each window is the longest piece that still fits (binary search on its end), which
-    works for any tokenizer (k-mers land on the k-mer grid, BPE on merge boundaries).
+    Hugging Face adapters expose ``encode`` (tokenization without the limit check); any
+    other adapter's ``tokenize`` does not limit.
     """
-    windows, start = [], 0
+    encode = getattr(adapter, "encode", None)
+    if callable(encode):
+        _, spans = encode([seq])[0]
+        spans = np.asarray(spans, dtype=np.int64).reshape(-1, 2)
+    else:
+        tb = adapter.tokenize([seq])
+        spans = np.asarray(tb.spans[0, : int(tb.lengths[0])], dtype=np.int64)
+    return spans[spans[:, 0] >= 0]
+
+
+def _split_windows(adapter: Adapter, seq: str, limit: int) -> list[Window]:
+    """Cut ``seq`` at token boundaries into non-overlapping windows of at most ``limit`` tokens.
+
+    Each window takes as many of the whole sequence's tokens as the context allows (so
+    k-mers stay on their grid); if re-tokenizing the piece needs more (BPE merges differ
+    at the edges), it gives back one token at a time.
+    """
+    spans = _content_spans(adapter, seq)
+    n_special = int(adapter.count_tokens([seq[: int(spans[0, 1])]])[0]) - 1 if len(spans) else 0
+    room = limit - n_special
+    if room < 1:
+        raise UserError(f"a context of {limit} tokens leaves no room for sequence tokens next to "
+                        f"{n_special} special tokens")
+    windows, start, k = [], 0, 0
     while start < len(seq):
-        lo, hi = start, len(seq)  # invariant: seq[start:lo] fits (or lo == start), seq[start:hi+1] does not
-        while lo < hi:
-            mid = (lo + hi + 1) // 2
-            if int(adapter.count_tokens([seq[start:mid]])[0]) <= limit:
-                lo = mid
-            else:
-                hi = mid - 1
-        if lo == start:
-            raise UserError(f"a context of {limit} tokens cannot hold even one base with this model's special tokens")
-        windows.append((start, lo))
-        start = lo
+        take = min(room, len(spans) - k)
+        while True:
+            end = len(seq) if k + take >= len(spans) else int(spans[k + take - 1, 1])
+            if take < 1:
+                raise UserError("cannot cut the sequence into windows that fit the context")
+            if int(adapter.count_tokens([seq[start:end]])[0]) <= limit:
+                break
+            take -= 1
+        windows.append((start, end))
+        start = end
+        while k < len(spans) and spans[k, 0] < end:  # first token that starts in the next window
+            k += 1
     return windows
 
 

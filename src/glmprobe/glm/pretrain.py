@@ -205,7 +205,7 @@ def pretrain_step(sequences_source: str | os.PathLike, outdir: str | os.PathLike
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
         sched.step()
-        losses.append(float(loss))
+        losses.append(loss.item())
         done = step + 1
         bar.update(1)
         bar.set_postfix(loss=f"{np.mean(losses[-20:]):.3f}")

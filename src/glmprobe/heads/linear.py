@@ -5,8 +5,9 @@ every penalty on the grid is fitted on train only, the penalty is chosen per tar
 *validation* loss, and test is only predicted. Scores are decision values (logits), never
 hard labels.
 
-* Ridge is solved in closed form for the whole grid from ONE thin SVD of the centred train
-  matrix, ``X = U S V^T``: ``w(a) = V diag(s / (s^2 + a)) U^T (y - mean y)``, exactly sklearn's
+* Ridge is solved in closed form for the whole grid from ONE eigendecomposition of the centred
+  train matrix's Gram (or kernel) matrix, ``X^T X = V S^2 V^T``:
+  ``w(a) = V diag(1 / (s^2 + a)) V^T X^T (y - mean y)``, exactly sklearn's
   ``Ridge(alpha=a, fit_intercept=True)``. Validation predictions for every alpha come from the
   same factors, so the grid costs one decomposition plus a few small matrix products.
 * Logistic regression has no closed form; it runs sklearn's ``LogisticRegression(lbfgs)``
@@ -36,10 +37,14 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from glmprobe.train.data import Arrays
-from glmprobe.train.tune import Replicate, TuneOptions, TuneResult
+from glmprobe.errors import UserError
+from glmprobe.train.tune import Replicate, TuneOptions, TuneResult, with_study
 
 ALPHAS = np.logspace(-4, 4, 25)
 LOGISTIC_MAX_ITER = 1000
+# The study's fixed penalties (``--fixed study``): sklearn Ridge(alpha=1e-3) on lentiMPRA and
+# LogisticRegression's default C=1 for the ChIP/eCLIP controls (paper.md §3).
+STUDY = {"regression": {"alpha": 1e-3}, "binary": {"alpha": 1.0}, "multilabel": {"alpha": 1.0}}
 
 
 class LinearProbe(nn.Module):
@@ -68,22 +73,30 @@ def standardizer(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def ridge_path(X: np.ndarray, Y: np.ndarray, alphas: Sequence[float],
                X_eval: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-    """sklearn ``Ridge(alpha, fit_intercept=True)`` for every alpha from one thin SVD.
+    """sklearn ``Ridge(alpha, fit_intercept=True)`` for every alpha from one eigendecomposition.
+
+    With centred X = U S V^T, ``w(a) = V diag(1 / (s^2 + a)) V^T X^T y``. The s^2 and V come from
+    ``eigh`` of the smaller Gram matrix: X^T X (d x d) when n >= d, else the kernel X X^T (n x n),
+    where ``w(a) = X^T U diag(1 / (s^2 + a)) U^T y``. Either is cheaper than a thin SVD, and the
+    grid then costs only small matrix products.
 
     X (n, d), Y (n, T), fully observed. Returns ``coef`` (A, d, T), ``intercept`` (A, T) and,
-    when ``X_eval`` is given, its predictions (A, n_eval, T) computed from the same factors.
+    when ``X_eval`` is given, its predictions (A, n_eval, T) from the same factors.
     """
     alphas = np.asarray(alphas, dtype=np.float64)
     x_mean, y_mean = X.mean(axis=0), Y.mean(axis=0)
-    U, s, Vt = scipy.linalg.svd(X - x_mean, full_matrices=False, check_finite=False)
-    UtY = U.T @ (Y - y_mean)                              # (r, T)
-    shrink = s / (s ** 2 + alphas[:, None])               # (A, r): the only alpha-dependent part
-    coef = np.einsum("rd,ar,rt->adt", Vt, shrink, UtY)    # (A, d, T)
-    intercept = y_mean - np.einsum("d,adt->at", x_mean, coef)
+    Xc, Yc = X - x_mean, Y - y_mean
+    primal = X.shape[0] >= X.shape[1]
+    lam, Q = scipy.linalg.eigh(Xc.T @ Xc if primal else Xc @ Xc.T, check_finite=False)
+    lam = np.clip(lam, 0.0, None)                        # rounding can leave tiny negative eigenvalues
+    Z = Q.T @ (Xc.T @ Yc if primal else Yc)              # (k, T)
+    B = Z / (lam + alphas[:, None])[:, :, None]          # (A, k, T): the only alpha-dependent part
+    to_coef = Q if primal else Xc.T @ Q                  # (d, k)
+    coef = to_coef @ B                                   # (A, d, T)
+    intercept = y_mean - x_mean @ coef                   # (A, T)
     preds = None
     if X_eval is not None:
-        P = (X_eval - x_mean) @ Vt.T                      # (n_eval, r), shared by every alpha
-        preds = np.einsum("nr,ar,rt->ant", P, shrink, UtY) + y_mean
+        preds = ((X_eval - x_mean) @ to_coef) @ B + y_mean   # (A, n_eval, T)
     return coef, intercept, preds
 
 
@@ -187,7 +200,7 @@ def trials_table(alphas: np.ndarray, val_loss: np.ndarray, target_names: Sequenc
     """The alpha grid in the shape of the tuner's trials table (one row per alpha)."""
     rows = []
     for i, alpha in enumerate(alphas):
-        row = {"number": i, "state": "COMPLETE", "value": float(np.nanmean(val_loss[i])) if np.isfinite(val_loss[i]).any()
+        row = {"number": i, "alpha": float(alpha), "state": "COMPLETE", "value": float(np.nanmean(val_loss[i])) if np.isfinite(val_loss[i]).any()
                else math.nan, "duration_s": math.nan, "best_epoch": None, "enqueued": False,
                "params": f'{{"alpha": {alpha:.6g}}}'}
         if len(target_names) > 1:
@@ -198,9 +211,20 @@ def trials_table(alphas: np.ndarray, val_loss: np.ndarray, target_names: Sequenc
 
 def tune(data: dict[str, Arrays], task: str, opts: TuneOptions, *, target_names: Sequence[str],
          alphas: Sequence[float] = ALPHAS) -> TuneResult:
-    """The linear head in the tuner's result shape: the alpha grid as trials, one deterministic replicate."""
+    """The linear head in the tuner's result shape: the alpha grid as trials, one deterministic replicate.
+
+    ``opts.fixed`` ("study" or ``{"alpha": a}``) replaces the grid by that one penalty; like every
+    head, a partial ``fixed`` overrides the study's settings and keys other heads use are ignored.
+    """
     from glmprobe.train.metrics import compute_metrics
 
+    fixed = with_study(opts, STUDY[task]).fixed
+    if fixed is not None:
+        try:
+            alphas = [float(fixed["alpha"])]
+        except (TypeError, ValueError):
+            raise UserError(f"alpha must be a number, got {fixed['alpha']!r}", where="--fixed",
+                            hint='Use for example --fixed \'{"alpha": 0.001}\'.') from None
     alphas = np.asarray(alphas, dtype=np.float64)
     model, best, val_loss = fit_linear(data["train"], data["valid"], task, alphas, seed=opts.seed,
                                              progress=opts.progress)

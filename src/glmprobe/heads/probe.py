@@ -23,6 +23,7 @@ import logging
 import os
 import sys
 import time
+import weakref
 from pathlib import Path
 from typing import Iterable, Sequence
 
@@ -99,6 +100,7 @@ class StoreRows:
             return np.asarray(self._array[rows])
         if self._fd is None:
             self._fd = os.open(self._path, os.O_RDONLY)
+            self._closer = weakref.finalize(self, os.close, self._fd)   # closed when collected, or at exit
         out = np.empty((len(rows), *self.row_shape), dtype=self.dtype)
         flat = out.reshape(len(rows), -1).view(np.uint8)
         breaks = np.flatnonzero(np.diff(rows) != 1) + 1
@@ -114,11 +116,8 @@ class StoreRows:
 
     def close(self) -> None:
         if self._fd is not None:
-            os.close(self._fd)
+            self._closer()
             self._fd = None
-
-    def __del__(self):
-        self.close()
 
 
 # ---------------------------------------------------------------------------- checks
@@ -233,8 +232,10 @@ def _fit_one(store: EmbeddingStore, layer: int, pooling: str, head: str, rows: d
             from glmprobe.heads import linear
             result = linear.tune(data, task, opts, target_names=names)
             ci = _bootstrap_ci(result, data, task)
-            params["search"] = "closed-form ridge path" if task == "regression" else "warm-started logistic path"
-            params["alpha_grid"] = f"{linear.ALPHAS[0]:g}..{linear.ALPHAS[-1]:g} x{len(linear.ALPHAS)}"
+            params["search"] = ("fixed" if opts.fixed is not None else
+                                "closed-form ridge path" if task == "regression" else "warm-started logistic path")
+            grid = result.trials["alpha"]
+            params["alpha_grid"] = f"{grid.min():g}..{grid.max():g} ({len(grid)} values)"
         else:
             module = spec.load()
             run_opts = with_study(opts, module.STUDY)

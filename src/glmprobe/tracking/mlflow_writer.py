@@ -44,6 +44,9 @@ TAG_COMPLETE = "glmprobe.complete"
 PARENT_TAG = "mlflow.parentRunId"
 _BAD_NAME = re.compile(r"[^/\w.\- :]")
 _BATCH_PARAMS_TAGS, _BATCH_METRICS, _PARAM_MAX = 100, 1000, 6000
+# MLflow 3's UI opens GenAI (traces) pages unless an experiment says it holds model training runs
+_KIND_TAG = "mlflow.experimentKind"
+_EXPERIMENT_TAGS = {_KIND_TAG: "custom_model_development"}
 
 
 class TrackingUnavailable(UserError):
@@ -146,11 +149,13 @@ def open_store(tracking_uri: str, experiment: str, artifact_root: str | os.PathL
             if artifact_root is not None and not tracking_uri.startswith(("http://", "https://")):
                 Path(artifact_root).mkdir(parents=True, exist_ok=True)
                 location = Path(artifact_root).resolve().as_uri()
-            exp_id = client.create_experiment(experiment, artifact_location=location)
+            exp_id = client.create_experiment(experiment, artifact_location=location, tags=_EXPERIMENT_TAGS)
         else:
             exp_id = exp.experiment_id
             if exp.lifecycle_stage == LifecycleStage.DELETED:
                 client.restore_experiment(exp_id)
+            if _KIND_TAG not in exp.tags:
+                client.set_experiment_tag(exp_id, _KIND_TAG, _EXPERIMENT_TAGS[_KIND_TAG])
     except TrackingUnavailable:
         raise
     except Exception as exc:  # any backend failure: the records are safe, say so
