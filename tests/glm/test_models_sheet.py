@@ -29,7 +29,7 @@ def test_parses_every_column_and_resolves_relative_sources(tmp_path):
 
 
 @pytest.mark.parametrize("text, where, fragment", [
-    ("id,source,family\nx,onehot,nope\n", "line 2, column family", "is not one of"),
+    ("id,source,family\nx,onehot,No Family\n", "line 2, column family", "does not match"),
     ("id,source,family,layers\nx,onehot,onehot,1;two\n", "line 2, column layers", "';'-separated integers"),
     ("id,source,family,pooling\nx,onehot,onehot,max\n", "line 2, column pooling", "cls, mean, tokens"),
     ("id,source,family,batch_size\nx,onehot,onehot,big\n", "line 2", "must be an integer"),

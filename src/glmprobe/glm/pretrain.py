@@ -138,8 +138,8 @@ model = AutoModelForMaskedLM.from_pretrained("{folder}", local_files_only=True)
 
 
 def pretrain_step(sequences_source: str | os.PathLike, outdir: str | os.PathLike, *, tokens: str = "char",
-                  layers: int = 2, hidden: int = 64, heads: int = 4, steps: int | None = 400,
-                  epochs: float | None = None, batch_size: int = 32, lr: float = 2e-3, seed: int = 0,
+                  layers: int = 2, hidden: int = 32, heads: int = 2, steps: int | None = 150,
+                  epochs: float | None = None, batch_size: int = 16, lr: float = 3e-3, seed: int = 0,
                   max_minutes: float | None = 10.0, max_tokens: int = 1024, force: bool = False,
                   quiet: bool = True) -> Path:
     """Train and save a tiny masked-LM gLM; returns the model folder."""
@@ -240,12 +240,12 @@ def pretrain_step(sequences_source: str | os.PathLike, outdir: str | os.PathLike
 @click.option("--tokens", type=click.Choice(list(TOKEN_KINDS)), default="char", show_default=True,
               help="char: one token per base (family hf-mlm); kmer6: NT-like 6-mers (family nt).")
 @click.option("--layers", default=2, show_default=True, type=click.IntRange(1, 24), help="Transformer blocks.")
-@click.option("--hidden", default=64, show_default=True, type=click.IntRange(8, 4096), help="Hidden size.")
-@click.option("--heads", default=4, show_default=True, type=click.IntRange(1, 64), help="Attention heads.")
-@click.option("--steps", default=400, show_default=True, type=click.IntRange(min=1), help="Optimizer steps.")
+@click.option("--hidden", default=32, show_default=True, type=click.IntRange(8, 4096), help="Hidden size.")
+@click.option("--heads", default=2, show_default=True, type=click.IntRange(1, 64), help="Attention heads.")
+@click.option("--steps", default=150, show_default=True, type=click.IntRange(min=1), help="Optimizer steps.")
 @click.option("--epochs", type=click.FloatRange(min=0, min_open=True), help="Train for this many epochs instead of --steps.")
-@click.option("--batch-size", default=32, show_default=True, type=click.IntRange(min=1), help="Sequences per step.")
-@click.option("--lr", default=2e-3, show_default=True, type=click.FloatRange(min=0, min_open=True), help="Peak learning rate (AdamW, warm-up then linear decay).")
+@click.option("--batch-size", default=16, show_default=True, type=click.IntRange(min=1), help="Sequences per step.")
+@click.option("--lr", default=3e-3, show_default=True, type=click.FloatRange(min=0, min_open=True), help="Peak learning rate (AdamW, warm-up then linear decay).")
 @click.option("--seed", default=0, show_default=True, help="Seed for init, masking, data order and the held-out split.")
 @click.option("--max-minutes", default=10.0, show_default=True, type=click.FloatRange(min=0, min_open=True),
               help="Stop training after this many minutes (the record says so).")
