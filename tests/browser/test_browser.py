@@ -99,10 +99,11 @@ def test_mlflow_ui_lists_experiment_and_runs(server, demo_store, tmp_path):
     kinds = [next(t["value"] for t in r["data"]["tags"] if t["key"] == "glmprobe.kind") for r in runs]
     assert kinds.count("pipeline") == 1 and kinds.count("task") == n_records
 
-    page = f"{server}/#/experiments/{exp['experiment_id']}"
+    page = f"{server}/#/experiments/{exp['experiment_id']}/runs"      # the "Model training" runs table
     dom = chromium("--virtual-time-budget=20000", "--dump-dom", page, profile=tmp_path / "p1").stdout
     assert "glmprobe" in dom                      # experiment name rendered by the JS app
     assert "browser-demo" in dom                  # the parent (pipeline) run is listed
+    assert f"{len(runs)} matching runs" in dom
     img = screenshot(page, tmp_path / "mlflow_ui.png", tmp_path / "p2", size="1400,900", budget=20000)
     assert img.std() > 0.02                       # not a blank page
 

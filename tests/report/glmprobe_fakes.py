@@ -46,10 +46,12 @@ def _write_task(folder: Path, step: str, key: str, tags: dict, mean: float, task
             y = float(i % 2) if task == "binary" else float(rng.normal())
             rows.append(f"s{i},test,0,{t},{y},{y * 0.5 + rng.normal(0, 0.3):.4f}")
     (folder / "predictions.csv").write_text("\n".join(rows) + "\n")
-    trials = ["number,value,datetime_start,datetime_complete,params_lr,params_batch_size,state"]
+    # glmprobe's trials table (glmprobe.train.tune): params as one JSON column
+    trials = ["number,state,value,duration_s,best_epoch,enqueued,params"]
     for i in range(n_trials):
-        trials.append(f"{i},{0.5 - 0.1 * i},2025-01-01 00:00:0{i},2025-01-01 00:00:0{i + 1},{10 ** -(3 + i)},128,"
-                      + ("COMPLETE" if i < n_trials - 1 else "PRUNED"))
+        state = "COMPLETE" if i < n_trials - 1 else "PRUNED"
+        hp = json.dumps({"lr": 10 ** -(3 + i), "batch_size": 128}).replace('"', '""')
+        trials.append(f'{i},{state},{0.5 - 0.1 * i},{1.0 + i},{3 + i},{str(i == 0)},"{hp}"')
     (folder / "trials.csv").write_text("\n".join(trials) + "\n")
     (folder / "model_seed0.safetensors").write_bytes(b"fake")
     rec = make_record(step, key, cache_key=cache_key, tags={**tags, "task": task},

@@ -52,7 +52,7 @@ def test_first_track_logs_every_record_once(tracked):
     assert len(tasks) == n_records
     assert {r.data.tags["glmprobe.key"] for r in tasks} == {read_record(p)["key"] for p in _records(root)}
     # every probe/baseline record has 2 trials in its trials.csv
-    n_trial_tables = len(list(root.rglob("trials.csv")))
+    n_trial_tables = len([p for p in root.rglob("trials.csv") if "mlartifacts" not in p.parts])
     assert first.trials == 2 * n_trial_tables == len(_runs(uri, "trial"))
     assert (root / "mlflow.db").is_file() and (root / "mlartifacts").is_dir()
 
@@ -174,3 +174,19 @@ def test_cli_unreachable_exit_code(tmp_path):
 def test_missing_results_dir_is_a_user_error(tmp_path):
     result = CliRunner().invoke(cli, ["track", str(tmp_path / "nope")], standalone_mode=False)
     assert "results folder does not exist" in str(result.exception)
+
+
+def test_trial_fields_read_glmprobe_and_optuna_tables():
+    import pandas as pd
+
+    ours = pd.DataFrame([{"number": 0, "state": "COMPLETE", "value": 0.3, "duration_s": 2.0, "best_epoch": 4,
+                          "enqueued": True, "params": '{"lr": 0.001, "width": 2}'}])
+    params, metrics, tags = mw._trial_fields(ours.iloc[0], ours.columns)
+    assert params == {"lr": 0.001, "width": 2}
+    assert metrics == {"trial_value": 0.3, "duration_s": 2.0, "best_epoch": 4.0}
+    assert tags == {"trial_state": "COMPLETE", "trial_enqueued": "true"}
+    optuna = pd.DataFrame([{"number": 1, "value": 0.5, "params_lr": 0.01, "user_attrs_best_epoch": 7,
+                            "state": "PRUNED", "datetime_start": "2025-01-01 00:00:00"}])
+    params, metrics, tags = mw._trial_fields(optuna.iloc[0], optuna.columns)
+    assert params == {"lr": 0.01} and metrics == {"trial_value": 0.5, "best_epoch": 7.0}
+    assert tags == {"trial_state": "PRUNED"}

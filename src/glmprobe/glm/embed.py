@@ -69,6 +69,14 @@ def _progress(total: int, desc: str, quiet: bool):
                 disable=quiet or not sys.stderr.isatty())
 
 
+def quiet_hf() -> None:
+    """Silence transformers' own progress bars (weight loading), e.g. under --quiet or in logs."""
+    os.environ["HF_HUB_DISABLE_PROGRESS_BARS"] = "1"
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
+
+
 def _is_current(outdir: Path, key: str) -> bool:
     rec = outdir / "record.json"
     manifest = read_json(outdir / MANIFEST_NAME)
@@ -112,6 +120,9 @@ def embed_step(dataset: str | os.PathLike, spec: ModelSpec, outdir: str | os.Pat
     with DatasetFile(dataset) as ds:
         a, b = (ds.n * shard[0] // shard[1], ds.n * (shard[0] + 1) // shard[1]) if shard else (0, ds.n)
         adapter = get_adapter(spec, device)
+        quiet = quiet or not sys.stderr.isatty()
+        if quiet and spec.family != "onehot":
+            quiet_hf()
         adapter.load()
         layers = adapter.resolve_layers(spec.layers)
         limit = context_limit(adapter, spec.max_length)

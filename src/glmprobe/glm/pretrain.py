@@ -160,6 +160,10 @@ def pretrain_step(sequences_source: str | os.PathLike, outdir: str | os.PathLike
         click.echo(f"{outdir}: up to date", err=True)
         return outdir
 
+    if quiet or not sys.stderr.isatty():
+        from glmprobe.glm.embed import quiet_hf
+
+        quiet_hf()
     tok = build_tokenizer(tokens)
     longest = max(len(s) for s in seqs) + 1  # + <cls>; an upper bound for both token kinds
     if longest > max_tokens:

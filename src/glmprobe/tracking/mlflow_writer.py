@@ -20,6 +20,7 @@ import datetime as _dt
 import json
 import logging
 import math
+import numbers
 import os
 import re
 import sys
@@ -44,9 +45,6 @@ TAG_COMPLETE = "glmprobe.complete"
 PARENT_TAG = "mlflow.parentRunId"
 _BAD_NAME = re.compile(r"[^/\w.\- :]")
 _BATCH_PARAMS_TAGS, _BATCH_METRICS, _PARAM_MAX = 100, 1000, 6000
-# MLflow 3's UI opens GenAI (traces) pages unless an experiment says it holds model training runs
-_KIND_TAG = "mlflow.experimentKind"
-_EXPERIMENT_TAGS = {_KIND_TAG: "custom_model_development"}
 
 
 class TrackingUnavailable(UserError):
@@ -149,13 +147,11 @@ def open_store(tracking_uri: str, experiment: str, artifact_root: str | os.PathL
             if artifact_root is not None and not tracking_uri.startswith(("http://", "https://")):
                 Path(artifact_root).mkdir(parents=True, exist_ok=True)
                 location = Path(artifact_root).resolve().as_uri()
-            exp_id = client.create_experiment(experiment, artifact_location=location, tags=_EXPERIMENT_TAGS)
+            exp_id = client.create_experiment(experiment, artifact_location=location)
         else:
             exp_id = exp.experiment_id
             if exp.lifecycle_stage == LifecycleStage.DELETED:
                 client.restore_experiment(exp_id)
-            if _KIND_TAG not in exp.tags:
-                client.set_experiment_tag(exp_id, _KIND_TAG, _EXPERIMENT_TAGS[_KIND_TAG])
     except TrackingUnavailable:
         raise
     except Exception as exc:  # any backend failure: the records are safe, say so
@@ -247,6 +243,34 @@ def _record_metrics(record: dict) -> tuple[dict, list]:
     return metrics, steps
 
 
+def _trial_fields(row, columns) -> tuple[dict, dict, dict]:
+    """(params, metrics, tags) of one trials.csv row.
+
+    Reads glmprobe's table (number, state, value, duration_s, best_epoch, enqueued, params as JSON)
+    and Optuna's ``trials_dataframe()`` (params_*, user_attrs_*, datetime_*) alike.
+    """
+    import numpy as np
+    import pandas as pd
+
+    params = {c[len("params_"):]: row[c] for c in columns if c.startswith("params_") and not pd.isna(row[c])}
+    if "params" in columns and isinstance(row["params"], str) and row["params"].strip():
+        try:
+            params.update(json.loads(row["params"]))
+        except json.JSONDecodeError:
+            params["params"] = row["params"]
+    metrics = {"trial_value": row.get("value")}
+    for c in ("duration_s", "best_epoch"):
+        if c in columns:
+            metrics[c] = row[c]
+    metrics.update({c[len("user_attrs_"):]: row[c] for c in columns if c.startswith("user_attrs_")})
+    metrics = {k: float(v) for k, v in metrics.items()   # numpy scalars included; booleans are not metrics
+               if isinstance(v, numbers.Real) and not isinstance(v, (bool, np.bool_)) and not pd.isna(v)}
+    tags = {"trial_state": str(row.get("state", "COMPLETE"))}
+    if "enqueued" in columns:
+        tags["trial_enqueued"] = str(row["enqueued"]).lower()   # true = the study's own settings
+    return params, metrics, tags
+
+
 def _log_trials(client, exp_id: str, task_run_id: str, task_name: str, trials_csv: Path, tags: dict) -> int:
     import pandas as pd
 
@@ -255,20 +279,16 @@ def _log_trials(client, exp_id: str, task_run_id: str, task_name: str, trials_cs
     except (OSError, ValueError) as exc:
         log.warning("%s: cannot read trials table (%s); trials not logged", trials_csv, exc)
         return 0
-    status = {"COMPLETE": "FINISHED", "PRUNED": "KILLED", "FAIL": "FAILED", "RUNNING": "FAILED", "WAITING": "FAILED"}
+    status = {"COMPLETE": "FINISHED", "FIXED": "FINISHED", "PRUNED": "KILLED", "FAIL": "FAILED"}
     for i, row in df.iterrows():
-        number = int(row["number"]) if "number" in row and not pd.isna(row["number"]) else i
+        number = int(row["number"]) if "number" in df and not pd.isna(row["number"]) else i
         start, end = _ms(row.get("datetime_start")), _ms(row.get("datetime_complete"))
+        params, metrics, ttags = _trial_fields(row, df.columns)
         run = client.create_run(exp_id, start_time=start, run_name=f"{task_name}_trial{number}",
-                                tags={**tags, PARENT_TAG: task_run_id, TAG_KIND: "trial"})
-        params = {c[len("params_"):]: row[c] for c in df.columns if c.startswith("params_") and not pd.isna(row[c])}
-        metrics = {"trial_value": row.get("value")}
-        metrics.update({c[len("user_attrs_"):]: row[c] for c in df.columns if c.startswith("user_attrs_")})
-        state = str(row.get("state", "COMPLETE"))
-        _log_batch(client, run.info.run_id, params={**params, "trial": number},
-                   metrics={k: v for k, v in metrics.items() if not pd.isna(v)} if metrics else {},
-                   tags={"trial_state": state}, timestamp=end or start or 0)
-        client.set_terminated(run.info.run_id, status=status.get(state, "FINISHED"), end_time=end)
+                                tags={**tags, **ttags, PARENT_TAG: task_run_id, TAG_KIND: "trial"})
+        _log_batch(client, run.info.run_id, params={**params, "trial": number}, metrics=metrics,
+                   timestamp=end or start or 0)
+        client.set_terminated(run.info.run_id, status=status.get(ttags["trial_state"], "FAILED"), end_time=end)
     return len(df)
 
 

@@ -104,15 +104,15 @@ def iter_frames(path: Path, delim: str, usecols: list[str], chunk_size: int) -> 
     """(frame, line number of its first row); blank lines are skipped but keep line numbers right."""
     with open_text(path) as fh, guard(path):
         try:
-            # no usecols: with it pandas silently ignores lines with too many fields
-            frames = pd.read_csv(fh, sep=delim, dtype=str, chunksize=chunk_size, skip_blank_lines=False, engine="c")
+            # no usecols: with it pandas silently ignores lines with too many fields. dtype=object keeps
+            # plain Python strings (2x faster here than the arrow-backed str dtype).
+            frames = pd.read_csv(fh, sep=delim, dtype=object, chunksize=chunk_size, skip_blank_lines=False, engine="c")
             for df in frames:
                 if df.empty:
                     continue
-                df = df[usecols]
                 line0 = int(df.index[0]) + 2
-                df = df.reset_index(drop=True)
                 blank = df.isna().all(axis=1).to_numpy()
+                df = df[usecols].reset_index(drop=True)
                 if blank.any():
                     keep = np.flatnonzero(~blank)
                     # line numbers of kept rows are no longer consecutive: process them one block at a time
