@@ -138,7 +138,7 @@ def _no_unk_n(tiny_char, tmp_path):
     ("family", "unknown model family 'nope'"),
     ("not_a_model", "not a model folder"),
     ("layer", "layer 7 out of range"),
-    ("too_long", "needs 38 tokens but the context holds 20"),
+    ("too_long", "record 'toy_0' (36 nt) needs 37 tokens but the context holds 20"),
     ("unk", "maps to the unknown token"),
     ("cuda", "no CUDA GPU"),
 ])
