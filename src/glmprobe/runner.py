@@ -177,14 +177,15 @@ def run_pipeline(params_file: str | os.PathLike, outdir: str | os.PathLike | Non
         return summary
 
     ctx.outdir.mkdir(parents=True, exist_ok=True)
-    from glmprobe.tracking.mlflow_writer import TrackingUnavailable, open_store, pipeline_run, default_tracking_uri
+    from glmprobe.tracking.mlflow_writer import (TrackingUnavailable, artifact_root, default_tracking_uri,
+                                                 open_store, pipeline_run)
 
     pipeline_run(ctx.outdir)
     write_pipeline_info(ctx)
     uri = params.get("tracking_uri") or default_tracking_uri(ctx.outdir)
     if any(t.step == "track" for t in tasks):
         try:  # create the DB (migrations) before anything else touches it
-            open_store(uri, params.get("experiment", "glmprobe"), ctx.outdir / "mlartifacts")
+            open_store(uri, params.get("experiment", "glmprobe"), artifact_root(uri, ctx.outdir))
         except TrackingUnavailable as exc:
             summary.tracking_error = str(exc)
             _say(ctx, f"glmprobe: warning: {exc}. Results are still written; tracking is retried at the end.")

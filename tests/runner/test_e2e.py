@@ -18,11 +18,11 @@ synth: true
 synth_small: true
 datasets: synth_chip
 models: {models}
-heads: linear,token_cnn
+heads: linear,mlp
 baselines: cnn
 trials: 1
 replicates: 2
-max_epochs: 2
+max_epochs: 1
 pruner: none
 device: cpu
 """
@@ -39,7 +39,7 @@ def _records(out: Path) -> dict[str, int]:
 
 @pytest.mark.slow
 def test_reduced_demo_killed_then_resumed(tmp_path):
-    (tmp_path / "models.csv").write_text("id,source,family,layers,pooling\nonehot,onehot,onehot,all,mean;tokens\n")
+    (tmp_path / "models.csv").write_text("id,source,family,layers,pooling\nonehot,onehot,onehot,all,mean\n")
     params = tmp_path / "reduced.yaml"
     params.write_text(REDUCED.format(models="models.csv"))
     out = tmp_path / "results"
@@ -68,7 +68,7 @@ def test_reduced_demo_killed_then_resumed(tmp_path):
     assert int(m.group(2)) >= len(finished) and int(m.group(1)) >= 1
     after = _records(out)
     assert all(after[k] == v for k, v in finished.items())
-    assert {"probes/synth_chip/onehot/L0/tokens-token_cnn/record.json",
+    assert {"probes/synth_chip/onehot/L0/mean-mlp/record.json",
             "baselines/synth_chip/cnn/record.json"} <= set(after)
 
     # 3. report + tracking happened, and the terminal got the table and the UI hint

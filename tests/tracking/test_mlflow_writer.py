@@ -190,3 +190,22 @@ def test_trial_fields_read_glmprobe_and_optuna_tables():
     params, metrics, tags = mw._trial_fields(optuna.iloc[0], optuna.columns)
     assert params == {"lr": 0.01} and metrics == {"trial_value": 0.5, "best_epoch": 7.0}
     assert tags == {"trial_state": "PRUNED"}
+
+
+def test_staged_tree_with_explicit_pipeline_id_logs_artifacts_beside_the_db(tmp_path):
+    """Nextflow: records staged under part<N>/ in a work dir, DB elsewhere, parent id passed in."""
+    import shutil
+
+    src = make_results(tmp_path / "published", models={"onehot": ("onehot", False, [0])},
+                       datasets={"ds_bin": ("binary", ["y"], "auroc")}, baselines=())
+    work = tmp_path / "work"
+    for i, rec in enumerate(_records(src)):
+        shutil.copytree(rec.parent, work / f"part{i}")
+    store = tmp_path / "outdir"
+    store.mkdir()
+    uri = f"sqlite:///{store}/mlflow.db"
+    s1 = mw.track(work, tracking_uri=uri, pipeline_run_id="nf-session-1", plots=False)
+    assert s1.created == len(_records(src)) and not (work / "pipeline_info").exists()
+    assert (store / "mlartifacts").is_dir() and not (work / "mlartifacts").exists()
+    s2 = mw.track(work, tracking_uri=uri, pipeline_run_id="nf-session-1", plots=False)
+    assert s2.unchanged == s1.created and s2.parent_run_id == s1.parent_run_id

@@ -46,7 +46,8 @@ def _split_key(key: str) -> tuple[str, str, str] | None:
 def model_info(results_dir: Path) -> dict[str, dict]:
     """Per model id: family, random_init, source, revision (from the embedding manifests)."""
     info: dict[str, dict] = {}
-    for manifest in sorted((results_dir / "embeddings").glob("*/*/manifest.json")):
+    # walk the whole tree: a Nextflow-staged tree does not keep the embeddings/<dataset>/<model> layout
+    for manifest in sorted(p for p in results_dir.rglob("manifest.json") if "mlartifacts" not in p.parts):
         try:
             m = json.loads(manifest.read_text()).get("model", {})
         except (OSError, json.JSONDecodeError):
@@ -104,9 +105,8 @@ def results_table(results_dir: str | Path) -> pd.DataFrame:
     results_dir = Path(results_dir)
     models = model_info(results_dir)
     rows = []
-    for path in find_records(results_dir):
-        rel = path.relative_to(results_dir).parts
-        if rel[0] not in ("probes", "baselines"):
+    for path in find_records(results_dir):   # by the record's step, not its folder (staged trees differ)
+        if "mlartifacts" in path.relative_to(results_dir).parts:
             continue
         record = read_record(path)
         if record.get("step") in ("probe", "baseline"):

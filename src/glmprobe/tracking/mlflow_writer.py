@@ -72,6 +72,13 @@ def default_tracking_uri(results_dir: str | os.PathLike) -> str:
     return f"sqlite:///{Path(results_dir).resolve() / 'mlflow.db'}"
 
 
+def artifact_root(tracking_uri: str, results_dir: str | os.PathLike) -> Path:
+    """Where a non-HTTP store keeps artifacts: beside the SQLite DB (never a Nextflow work dir)."""
+    if tracking_uri.startswith("sqlite:///"):
+        return Path(tracking_uri[len("sqlite:///"):]).parent / "mlartifacts"
+    return Path(results_dir).resolve() / "mlartifacts"
+
+
 def pipeline_run(results_dir: str | os.PathLike, *, create: bool = True) -> dict:
     """The pipeline run identity kept in ``pipeline_info/pipeline_run.json`` (created once).
 
@@ -373,7 +380,8 @@ def _log_pipeline_artifacts(client, parent_id: str, results_dir: Path) -> None:
 
 
 def track(results_dir: str | os.PathLike, *, tracking_uri: str | None = None, experiment: str = "glmprobe",
-          run_name_: str | None = None, plots: bool = True, progress: bool = False) -> TrackSummary:
+          run_name_: str | None = None, pipeline_run_id: str | None = None, plots: bool = True,
+          progress: bool = False) -> TrackSummary:
     """Log every record under ``results_dir`` to MLflow, idempotently. See the module docstring."""
     from tqdm import tqdm
 
@@ -382,10 +390,11 @@ def track(results_dir: str | os.PathLike, *, tracking_uri: str | None = None, ex
         raise UserError("results folder does not exist", path=results_dir,
                         hint="Pass the --outdir of a glmprobe run / Nextflow pipeline")
     uri = tracking_uri or default_tracking_uri(results_dir)
-    info = pipeline_run(results_dir)
+    # Nextflow passes a stable id (its work dir has no pipeline_info/); glmprobe run keeps one on disk
+    info = {"id": pipeline_run_id, "name": run_name_ or pipeline_run_id} if pipeline_run_id else pipeline_run(results_dir)
     hint = f"Records are safe on disk; log them later with: glmprobe track {results_dir} --tracking-uri {uri}"
     try:
-        client, exp_id = open_store(uri, experiment, results_dir / "mlartifacts")
+        client, exp_id = open_store(uri, experiment, artifact_root(uri, results_dir))
     except TrackingUnavailable as exc:
         raise TrackingUnavailable(str(exc).rstrip("."), hint=hint) from exc
     try:
@@ -432,15 +441,17 @@ def track(results_dir: str | os.PathLike, *, tracking_uri: str | None = None, ex
               help="MLflow tracking URI (sqlite:///… or http://host:port). Default: sqlite:///<RESULTS_DIR>/mlflow.db.")
 @click.option("--experiment", default="glmprobe", show_default=True, help="MLflow experiment name.")
 @click.option("--run-name", default=None, help="Name of the parent (pipeline) run. Default: <folder>-<date>.")
+@click.option("--pipeline-run-id", default=None, metavar="ID",
+              help="Id of the pipeline run (parent run). Default: kept in RESULTS_DIR/pipeline_info/pipeline_run.json.")
 @click.option("--plots/--no-plots", default=True, show_default=True,
               help="Log a predicted-vs-true plot with each task run.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def track_command(results_dir: Path, tracking_uri: str | None, experiment: str, run_name: str | None,
-                  plots: bool, quiet: bool) -> None:
+                  pipeline_run_id: str | None, plots: bool, quiet: bool) -> None:
     """Log every record.json under RESULTS_DIR to MLflow (idempotent; safe to replay)."""
     uri = tracking_uri or default_tracking_uri(results_dir)
-    summary = track(results_dir, tracking_uri=uri, experiment=experiment, run_name_=run_name, plots=plots,
-                    progress=not quiet and sys.stderr.isatty())
+    summary = track(results_dir, tracking_uri=uri, experiment=experiment, run_name_=run_name,
+                    pipeline_run_id=pipeline_run_id, plots=plots, progress=not quiet and sys.stderr.isatty())
     for w in summary.warnings:
         click.echo(f"glmprobe: warning: {w}", err=True)
     click.echo(summary.line())
