@@ -23,7 +23,6 @@ from typing import Callable
 import click
 
 from glmprobe.atomic import write_text
-from glmprobe.errors import UserError
 from glmprobe.params import Params, load_params
 from glmprobe.plan import Task, build_plan, spec_by_id
 from glmprobe.tracking.record import RECORD_NAME, now, software_versions

@@ -12,7 +12,7 @@ from torch import nn
 
 from glmprobe.errors import UserError
 
-BN_MOMENTUM, BN_EPS = 0.01, 1e-3
+BN_MOMENTUM, BN_EPS = 0.1, 1e-3
 EXP_CLAMP = 30.0  # exp(30) ~ 1e13: far above BN-normalised activations, far below fp32 overflow
 
 
