@@ -23,11 +23,11 @@ def test_build_gives_n_targets_outputs(name, length, targets):
     assert out.shape == (3, targets) and torch.isfinite(out).all()
 
 
-def test_keras_batchnorm_and_glorot_init():
+def test_batchnorm_settings_and_glorot_init():
     torch.manual_seed(0)
     net = resnet.build(4, 230, 1, resnet.STUDY)
     bns = [m for m in net.modules() if isinstance(m, nn.BatchNorm1d)]
-    assert bns and all(m.momentum == 0.01 and m.eps == 1e-3 for m in bns)
+    assert bns and all(m.momentum == 0.1 and m.eps == 1e-3 for m in bns)
     first = net.stem[0]
     bound = (6 / (first.in_channels * 19 + first.out_channels * 19)) ** 0.5  # Glorot-uniform limit
     assert first.weight.abs().max() <= bound and first.weight.abs().max() > 0.9 * bound

@@ -23,7 +23,7 @@ def test_mlp_is_the_study_rep_mlp_with_width_and_dropout_scale():
     assert dims == [(40, 1024), (1024, 512), (512, 3)]
     assert [m.p for m in _layers(model, nn.Dropout)] == [0.25, 0.25]
     bn = _layers(model, nn.BatchNorm1d)
-    assert len(bn) == 2 and all(b.momentum == 0.01 and b.eps == 1e-3 for b in bn)
+    assert len(bn) == 2 and all(b.momentum == 0.1 and b.eps == 1e-3 for b in bn)
     w = torch.cat([m.weight.flatten() for m in _layers(model, nn.Linear)])
     assert w.std().item() == pytest.approx(0.005, rel=0.05)     # Keras RandomNormal(0, 0.005)
     assert model(torch.randn(5, 40, dtype=torch.float16)).dtype == torch.float32

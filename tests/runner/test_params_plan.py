@@ -135,8 +135,9 @@ def test_unknown_dataset_subset_is_a_user_error(project):
         build_plan(p)
 
 
-def test_demo_params_file_is_valid(tmp_path):
-    p = load_params(REPO / "conf" / "demo.yaml", {"outdir": tmp_path})
+@pytest.mark.parametrize("name", ["demo.yaml", "demo_full.yaml"])
+def test_demo_params_files_are_valid(tmp_path, name):
+    p = load_params(REPO / "conf" / name, {"outdir": tmp_path})
     assert p["synth"] and p["pretrain"] and p["models"] == str(REPO / "conf" / "demo_models.csv")
     steps = {t.step for t in build_plan(p)}
     assert steps == {"synth", "prepare", "pretrain", "embed", "probe", "baseline", "track", "report"}
