@@ -6,9 +6,9 @@ OUT    ?= results
 
 .PHONY: setup demo test test-fast bench browser-deps clean
 
-$(BIN)/glmprobe: requirements.txt pyproject.toml
+$(BIN)/glmprobe: requirements.txt requirements.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements.txt
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements.txt -c requirements.lock
 	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps -e .
 	@touch $@
 
