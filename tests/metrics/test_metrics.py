@@ -215,3 +215,13 @@ def test_bootstrap_degenerate_cases():
         bootstrap_ci(np.zeros(5), np.zeros(5), "regression", "auroc")
     assert all(math.isnan(x) for x in bootstrap_ci(np.ones(10), np.arange(10.0), "binary", "auroc", n_boot=20))
     assert all(math.isnan(x) for x in bootstrap_ci(np.zeros((0, 1)), np.zeros((0, 1)), "regression", "mse"))
+
+
+def test_replicate_ci_is_clipped_to_the_metric_range():
+    from glmprobe.train.metrics import metric_name, replicate_ci
+
+    lo, hi = replicate_ci([0.3, 0.99], metric="auroc")  # t(1 df) makes this interval huge
+    assert lo == 0.0 and hi == 1.0
+    lo, hi = replicate_ci([0.3, 0.99])
+    assert lo < 0 and hi > 1  # unclipped without a metric
+    assert metric_name("test_pearson/cellA") == "pearson" and metric_name("valid_auroc") == "auroc"

@@ -2,7 +2,8 @@
 
 Each function returns a matplotlib Figure (or None when the data for it was not run);
 :func:`save` writes it as PNG and SVG and returns the PNG bytes for embedding.
-Error bars are the 95 % CIs over replicate seeds; a dashed line marks the oracle
+Error bars are the 95 % CIs over replicate seeds (a test-set bootstrap for the
+deterministic linear probes); a dashed line marks the oracle
 (the noiseless signal's score) when the ground truth is known.
 """
 

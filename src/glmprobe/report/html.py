@@ -51,7 +51,9 @@ def render(title: str, sections: list[Section], meta: dict[str, str]) -> str:
              f"<style>{_CSS}</style></head><body><h1>{html.escape(title)}</h1>",
              '<p class="meta">' + " · ".join(f"{html.escape(k)}: {html.escape(str(v))}" for k, v in meta.items())
              + "</p>",
-             "<p>Each value is the test-set mean over replicate seeds with its 95% confidence interval. "
+             "<p>Each value is the test-set mean over replicate seeds with its 95% confidence interval over "
+             "those seeds (t-interval, clipped to the metric's range). Linear probes are deterministic, so "
+             "their interval is a bootstrap over test sequences instead. "
              "Layers, poolings and heads are chosen on the validation split, never on test.</p>"]
     if not sections:
         parts.append("<p>No probe or baseline records were found.</p>")

@@ -17,6 +17,7 @@ mean over targets; ``<prefix>_n_targets_scored`` says how many targets the mean 
 
 from __future__ import annotations
 
+import math
 from typing import Sequence
 
 import numpy as np
@@ -27,6 +28,10 @@ METRICS = {
     "binary": ("auroc", "auprc", "accuracy", "mcc"),
     "multilabel": ("auroc", "auprc", "accuracy", "mcc"),
 }
+# Attainable range of each metric: interval ends are clipped to it (a t-interval over
+# two seeds can otherwise claim an AUROC of 1.7).
+BOUNDS = {"pearson": (-1.0, 1.0), "spearman": (-1.0, 1.0), "mcc": (-1.0, 1.0), "auroc": (0.0, 1.0),
+          "auprc": (0.0, 1.0), "accuracy": (0.0, 1.0), "mse": (0.0, math.inf), "r2": (-math.inf, 1.0)}
 SCORE_KINDS = {"logits": 0.0, "probabilities": 0.5}  # -> decision threshold
 _BOOT_CELLS = 4_000_000  # resample rows x sequences held in memory at once
 
@@ -186,11 +191,16 @@ def compute_metrics(y_true, y_score, task: str, target_names: Sequence[str], pre
     return out
 
 
-def replicate_ci(values, level: float = 0.95) -> tuple[float, float]:
+def metric_name(key: str) -> str:
+    """``test_pearson/cellA`` -> ``pearson``."""
+    return key.split("/", 1)[0].split("_", 1)[-1]
+
+
+def replicate_ci(values, level: float = 0.95, metric: str | None = None) -> tuple[float, float]:
     """Student-t confidence interval of the mean over replicates (NaNs dropped).
 
     Fewer than 2 finite values -> (nan, nan): one replicate says nothing about spread.
-    Identical values -> (mean, mean).
+    Identical values -> (mean, mean). With ``metric`` the ends are clipped to its range.
     """
     v = np.asarray(values, dtype=float).ravel()
     v = v[np.isfinite(v)]
@@ -200,7 +210,8 @@ def replicate_ci(values, level: float = 0.95) -> tuple[float, float]:
     if sem == 0:
         return mean, mean
     half = float(stats.t.ppf((1 + level) / 2, df=v.size - 1)) * sem
-    return mean - half, mean + half
+    low, high = BOUNDS.get(metric, (-math.inf, math.inf))
+    return max(mean - half, low), min(mean + half, high)
 
 
 def bootstrap_ci(y_true, y_score, task: str, metric: str, n_boot: int = 1000, seed: int = 0,

@@ -47,7 +47,7 @@ def predictions_frame(result: TuneResult, data: dict[str, Arrays], task: str,
 
 def summarise(result: TuneResult) -> tuple[dict, dict]:
     """Metrics averaged over replicates, and a replicate CI for each."""
-    from glmprobe.train.metrics import replicate_ci
+    from glmprobe.train.metrics import metric_name, replicate_ci
     keys = sorted({k for rep in result.replicates for k in rep.metrics})
     metrics, ci = {}, {}
     for key in keys:
@@ -55,7 +55,7 @@ def summarise(result: TuneResult) -> tuple[dict, dict]:
         finite = [v for v in vals if v is not None and math.isfinite(v)]
         metrics[key] = float(np.mean(finite)) if finite else math.nan
         if len(finite) >= 2:
-            ci[key] = list(replicate_ci(finite))
+            ci[key] = list(replicate_ci(finite, metric=metric_name(key)))
     return metrics, ci
 
 
