@@ -22,6 +22,7 @@ from typing import Sequence
 import click
 import numpy as np
 
+from glmprobe.atomic import replace_dir
 from glmprobe.data.dataset import DatasetFile
 from glmprobe.errors import UserError
 from glmprobe.glm.adapter import POOLINGS, ModelSpec, get_adapter
@@ -219,21 +220,8 @@ def embed_step(dataset: str | os.PathLike, spec: ModelSpec, outdir: str | os.Pat
                               "trust_remote_code": spec.trust_remote_code}},
             duration_s=time.perf_counter() - t0)
         write_record(work, record)
-    _replace_dir(work, outdir)
+    replace_dir(work, outdir)
     return outdir
-
-
-def _replace_dir(src: Path, dest: Path) -> None:
-    """Swap a finished work folder into place (the old store, if any, is removed after)."""
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    if dest.exists():
-        old = dest.with_name(f".{dest.name}.old")
-        shutil.rmtree(old, ignore_errors=True)
-        os.replace(dest, old)
-        os.replace(src, dest)
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        os.replace(src, dest)
 
 
 def gather_step(shard_dirs: Sequence[str | os.PathLike], outdir: str | os.PathLike, force: bool = False) -> Path:
@@ -287,7 +275,7 @@ def gather_step(shard_dirs: Sequence[str | os.PathLike], outdir: str | os.PathLi
     except BaseException:
         shutil.rmtree(work, ignore_errors=True)
         raise
-    _replace_dir(work, outdir)
+    replace_dir(work, outdir)
     return outdir
 
 
