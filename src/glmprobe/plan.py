@@ -180,7 +180,9 @@ def build_plan(params: Params) -> list[Task]:
                             folder, "probe", folder if layer != "*" else f"probes/{ds}/{spec.id}",
                             deps=[embed_id],
                             inputs={"dataset": dataset_file, "store": f"embeddings/{ds}/{spec.id}"},
-                            args={"dataset": ds, "model": spec.id, "layer": layer if layer != "*" else spec.layers,
+                            # Unknown depth until embedded: the store then holds exactly the
+                            # resolved layers, so "all" probes each of them.
+                            args={"dataset": ds, "model": spec.id, "layer": layer if layer != "*" else "all",
                                   "pooling": pooling, "head": head}))
         for arch in params.list("baselines"):
             tasks.append(Task(f"baselines/{ds}/{arch}", "baseline", f"baselines/{ds}/{arch}",

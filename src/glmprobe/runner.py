@@ -80,7 +80,7 @@ def _prepare(ctx: Context, task: Task) -> None:
     from glmprobe.data.prepare import prepare_rows
 
     prepare_rows(task.inputs["sheet"], ctx.outdir / "datasets", ids=[task.args["dataset"]],
-                 on_leakage=ctx.params.get("on_leakage", "error"), force=ctx.force)
+                 on_leakage=ctx.params.get("on_leakage", "warn"), force=ctx.force)
 
 
 def _pretrain(ctx: Context, task: Task) -> None:

@@ -87,3 +87,17 @@ def test_coords_round_trip(tmp_path):
     back = read_dataset(tmp_path / "d.h5")
     assert list(back.coords["strand"]) == list("++--+-")
     np.testing.assert_array_equal(back.coords["end"], ds.coords["end"])
+
+
+def test_empty_dataset_is_refused_and_leaves_no_file(tmp_path):
+    with pytest.raises(UserError, match="no sequences to write"):
+        with DatasetWriter(tmp_path / "d.h5", name="x", target_names=["a"], task="regression"):
+            pass
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_sequences_come_back_in_the_order_asked(tmp_path):
+    ds = _toy()
+    write_dataset(tmp_path / "d.h5", ds)
+    with DatasetFile(tmp_path / "d.h5") as f:
+        assert list(f.sequences(np.array([5, 1, 3]))) == [ds.sequences[5], ds.sequences[1], ds.sequences[3]]

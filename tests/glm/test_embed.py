@@ -87,6 +87,8 @@ def test_shards_gather_to_the_unsharded_store(toy_h5, tiny_char, tmp_path):
     assert_same_store(full, tmp_path / "gathered")
     code, err = run_cli("embed", "--gather", shards[0], "--gather", shards[2], "--outdir", tmp_path / "bad")
     assert code == 2 and "do not tile the dataset" in err and not (tmp_path / "bad").exists()
+    code, err = run_cli("embed", "--gather", shards[0], "--gather", shards[1], "--outdir", tmp_path / "short")
+    assert code == 2 and "do not tile the dataset" in err and not (tmp_path / "short").exists()
 
 
 def test_interrupted_run_resumes_to_an_identical_store(tmp_path, tiny_char, dataset_factory):

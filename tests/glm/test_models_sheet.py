@@ -51,3 +51,13 @@ def test_select_model_requires_an_id_for_several_rows(tmp_path):
         select_model(read_models_sheet(p), None, p)
     with pytest.raises(UserError, match="no model with id 'c'"):
         select_model(read_models_sheet(p), "c", p)
+
+
+def test_non_utf8_models_sheet_is_a_one_line_error(tmp_path):
+    from glmprobe.errors import UserError
+    from glmprobe.glm.models_sheet import read_models_sheet
+
+    sheet = tmp_path / "models.csv"
+    sheet.write_bytes(b"id,source,family\nm\xe9,onehot,onehot\n")  # Latin-1, not UTF-8
+    with pytest.raises(UserError, match="not UTF-8 text"):
+        read_models_sheet(sheet)

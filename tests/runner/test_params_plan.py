@@ -141,3 +141,14 @@ def test_demo_params_files_are_valid(tmp_path, name):
     assert p["synth"] and p["pretrain"] and p["models"] == str(REPO / "conf" / "demo_models.csv")
     steps = {t.step for t in build_plan(p)}
     assert steps == {"synth", "prepare", "pretrain", "embed", "probe", "baseline", "track", "report"}
+
+
+def test_hub_model_of_unknown_depth_probes_every_stored_layer(project):
+    """A hub id has no local config.json: the plan cannot list layers, so each probe task
+    asks for 'all' stored layers (the store holds exactly the resolved ones)."""
+    (project / "conf" / "models.csv").write_text(
+        "id,source,family,layers,pooling\nhub,org/some-model,hf-mlm,last,mean\nhub2,org/other,hf-mlm,1;-1,mean\n")
+    p = load_params(write(project, "input: datasets.csv\nmodels: models.csv\nheads: linear\n"))
+    probes = [t for t in build_plan(p) if t.step == "probe"]
+    assert probes and all(t.args["layer"] == "all" for t in probes)
+    assert {t.outdir for t in probes} == {"probes/d1/hub", "probes/d2/hub", "probes/d1/hub2", "probes/d2/hub2"}

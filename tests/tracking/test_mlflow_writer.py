@@ -128,6 +128,13 @@ def test_changed_record_replaces_its_run(tmp_path):
 
     MlflowClient(uri).delete_tag(run.info.run_id, "glmprobe.complete")
     assert mw.track(root, tracking_uri=uri, plots=False).updated == 1
+    # a --force rerun keeps the cache key but changes the metrics: MLflow must follow the record
+    rec["metrics"]["test_pearson"] = 0.5
+    write_record(folder, rec)
+    assert mw.track(root, tracking_uri=uri, plots=False).updated == 1
+    (run,) = [r for r in _runs(uri, "task") if r.data.tags["glmprobe.key"] == rec["key"]]
+    assert run.data.tags["glmprobe.cache_key"] == "ck2" and run.data.metrics["test_pearson"] == 0.5
+    assert mw.track(root, tracking_uri=uri, plots=False).updated == 0   # and stays idempotent
 
 
 def _free_port() -> int:

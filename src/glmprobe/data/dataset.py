@@ -145,6 +145,7 @@ class DatasetWriter:
         self.n = b
 
     def __exit__(self, exc_type, exc, tb) -> None:
+        ok = False
         try:
             if exc_type is None:
                 if self.n == 0:
@@ -162,9 +163,13 @@ class DatasetWriter:
                 attrs["checksum"] = self.checksum
                 attrs["n"] = self.n
                 attrs["glmprobe_version"] = __version__
+                ok = True
         finally:
             self._h5.close()
-            self._ctx.__exit__(exc_type, exc, tb) if exc_type else self._ctx.__exit__(None, None, None)
+            if ok:  # only a complete file is renamed into place
+                self._ctx.__exit__(None, None, None)
+            else:
+                self._ctx.__exit__(exc_type or RuntimeError, exc, tb)
 
 
 def write_dataset(path: str | os.PathLike, ds: Dataset) -> str:
@@ -220,7 +225,13 @@ class DatasetFile:
 
     def sequences(self, idx: slice | np.ndarray | None = None) -> np.ndarray:
         d = self._h5["sequences"].asstr()
-        return d[:] if idx is None else d[idx] if isinstance(idx, slice) else d[np.sort(idx)]
+        if idx is None or isinstance(idx, slice):
+            return d[:] if idx is None else d[idx]
+        idx = np.asarray(idx)
+        order = np.argsort(idx, kind="stable")  # h5py reads increasing indices; give back the asked order
+        out = np.empty(len(idx), dtype=object)
+        out[order] = d[idx[order]]
+        return out
 
     @property
     def targets(self) -> np.ndarray:

@@ -158,7 +158,8 @@ def embed_step(dataset: str | os.PathLike, spec: ModelSpec, outdir: str | os.Pat
             "adapter_version": adapter.version, "layers": layers, "poolings": poolings,
             "rc_average": spec.rc_average, "max_length": limit, "window": spec.window, "dtype": spec.dtype,
             "hidden_size": adapter.hidden_size, "max_tokens_stored": T,
-            "dataset": {"name": ds.name, "checksum": ds.checksum, "n": n, "rows": [a, b], "path": str(dataset)},
+            "dataset": {"name": ds.name, "checksum": ds.checksum, "n": n, "rows": [a, b], "total": ds.n,
+                        "path": str(dataset)},
             "shard": list(shard) if shard else None,
         }
         if progress is None:
@@ -245,8 +246,13 @@ def gather_step(shard_dirs: Sequence[str | os.PathLike], outdir: str | os.PathLi
     for d, m in manifests:
         lo, hi = m["dataset"]["rows"]
         if lo != expect:
-            raise UserError(f"shards do not tile the dataset: rows {expect}..{lo} are missing", path=d)
+            raise UserError(f"shards do not tile the dataset: rows {expect}..{lo} are missing", path=d,
+                            hint="Gather every shard of the set (a missing or repeated --shard i/n)")
         expect = hi
+    total = first["dataset"].get("total", expect)
+    if expect != total:  # the last shard(s) missing: never publish a short store as complete
+        raise UserError(f"shards do not tile the dataset: rows {expect}..{total} are missing",
+                        path=manifests[-1][0], hint="Gather every shard of the set (a missing --shard i/n)")
     key = cache_key(fields)
     if not force and _is_current(outdir, key):
         click.echo(f"{outdir}: up to date", err=True)

@@ -85,7 +85,9 @@ def read_models_sheet(path: str | os.PathLike) -> list[ModelSpec]:
     schema = _schema()
     props = schema["items"]["properties"]
     validator = jsonschema.Draft202012Validator(schema["items"])
-    with open(path, newline="", encoding="utf-8-sig") as fh:
+    from glmprobe.data.readers.base import guard, open_text
+
+    with open_text(path) as fh, guard(path):  # same encoding/gzip handling as the datasets sheet
         reader = csv.DictReader(fh)
         header = [h.strip() for h in (reader.fieldnames or [])]
         unknown = [h for h in header if h not in props]

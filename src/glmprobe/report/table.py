@@ -8,6 +8,8 @@ reported on test, so no choice is made by looking at the test set.
 
 from __future__ import annotations
 
+import logging
+
 import json
 import math
 from pathlib import Path
@@ -21,6 +23,7 @@ from glmprobe.tracking.record import find_records, read_record
 COLUMNS = ["dataset", "target", "model", "revision", "layer", "pooling", "head", "seed", "split", "metric",
            "value", "n", "ci_low", "ci_high", "stage", "family", "random_init", "task", "key"]
 PRIMARY = {"regression": "pearson", "binary": "auroc", "multilabel": "auroc"}
+log = logging.getLogger(__name__)
 LOWER_IS_BETTER = {"mse", "loss"}
 ALL_TARGETS = "all"   # the `target` of a metric averaged over targets
 
@@ -108,7 +111,11 @@ def results_table(results_dir: str | Path) -> pd.DataFrame:
     for path in find_records(results_dir):   # by the record's step, not its folder (staged trees differ)
         if "mlartifacts" in path.relative_to(results_dir).parts:
             continue
-        record = read_record(path)
+        try:
+            record = read_record(path)
+        except (OSError, ValueError) as exc:  # one broken record must not sink the report
+            log.warning("%s: unreadable record skipped (%s)", path, exc)
+            continue
         if record.get("step") in ("probe", "baseline"):
             rows.extend(record_rows(record, models))
     df = pd.DataFrame(rows, columns=COLUMNS)
@@ -143,9 +150,13 @@ def configs(df: pd.DataFrame, dataset: str, metric: str) -> pd.DataFrame:
     out = test[[k for k in keys if k != "key"] + ["value", "ci_low", "ci_high", "n"]].join(valid, how="left")
     out = out.rename(columns={"value": "test"}).reset_index()
     out["kind"] = np.where(out.family == "onehot", "one-hot", np.where(out.random_init, "random-init", "gLM"))
-    # choose on valid when every config has it; otherwise fall back to test (flagged in the report)
-    out["select_on"] = "valid" if out["valid"].notna().all() and len(out) else "test"
-    out["score"] = out["valid"] if (out["select_on"] == "valid").all() else out["test"]
+    # choose on valid only: a configuration without a valid score cannot be selected (never on test)
+    missing = out["valid"].isna()
+    if missing.any():
+        log.warning("%d configuration(s) without a valid %s are left out of the selection", int(missing.sum()), metric)
+        out = out[~missing]
+    out["select_on"] = "valid"
+    out["score"] = out["valid"]
     if metric in LOWER_IS_BETTER:
         out["score"] = -out["score"]
     return out.sort_values("score", ascending=False, kind="stable").reset_index(drop=True)
@@ -201,7 +212,8 @@ def verdict(df: pd.DataFrame, dataset: str, task: str | None = None, oracle: flo
     if not glm.empty and not onehot.empty:
         g, o = glm.iloc[0], onehot.iloc[0]
         overlap = _overlap(g, o)
-        better = "gLM probe better" if g["test"] > o["test"] else "one-hot better"
+        glm_wins = g["test"] < o["test"] if metric in LOWER_IS_BETTER else g["test"] > o["test"]
+        better = "gLM probe better" if glm_wins else "one-hot better"
         if overlap is None:
             judged = f"{better} (no CI: too few replicates)"
         elif overlap:

@@ -6,8 +6,9 @@ write is idempotent:
 
 * one *parent* run per pipeline run (its id lives in ``pipeline_info/pipeline_run.json``),
 * one *child* run per record (tag ``mlflow.parentRunId``), found again by the
-  record's ``key``; it is left alone when its ``cache_key`` is unchanged and
-  replaced (old run deleted, new one logged) when the record changed,
+  record's ``key``; it is left alone when the record file is byte-identical (its
+  sha256 is a tag) and replaced (old run deleted, new one logged) when it changed,
+  e.g. a ``--force`` rerun with the same cache key but new metrics,
 * one *grandchild* run per Optuna trial (from ``trials.csv``) under its task.
 
 A child run gets the tag ``glmprobe.complete`` only after everything (metrics,
@@ -30,7 +31,7 @@ from pathlib import Path
 
 import click
 
-from glmprobe.atomic import write_text
+from glmprobe.atomic import sha256_file, write_text
 from glmprobe.errors import UserError
 from glmprobe.tracking.record import find_records, read_record
 
@@ -41,6 +42,7 @@ TAG_KIND = "glmprobe.kind"            # pipeline | task | trial
 TAG_PIPELINE = "glmprobe.pipeline_run"
 TAG_KEY = "glmprobe.key"
 TAG_CACHE = "glmprobe.cache_key"
+TAG_RECORD = "glmprobe.record_sha256"
 TAG_COMPLETE = "glmprobe.complete"
 PARENT_TAG = "mlflow.parentRunId"
 _BAD_NAME = re.compile(r"[^/\w.\- :]")
@@ -312,7 +314,8 @@ def _log_task(client, exp_id: str, parent_id: str, pipeline_id: str, path: Path,
     name = run_name(record)
     rtags = {str(k): v for k, v in (record.get("tags") or {}).items() if v is not None}
     tags = {**rtags, PARENT_TAG: parent_id, TAG_KIND: "task", TAG_PIPELINE: pipeline_id,
-            TAG_KEY: record.get("key"), TAG_CACHE: record.get("cache_key"), "step": record.get("step")}
+            TAG_KEY: record.get("key"), TAG_CACHE: record.get("cache_key"), TAG_RECORD: sha256_file(path),
+            "step": record.get("step")}
     run = client.create_run(exp_id, start_time=_ms(record.get("started")) or _ms(record.get("finished")),
                             run_name=name, tags=tags)
     rid = run.info.run_id
@@ -413,7 +416,8 @@ def track(results_dir: str | os.PathLike, *, tracking_uri: str | None = None, ex
             key = record.get("key") or str(path.parent.relative_to(results_dir))
             record["key"] = key
             runs = existing.get(key, [])
-            same = [r for r in runs if r.data.tags.get(TAG_CACHE) == str(record.get("cache_key"))
+            digest = sha256_file(path)
+            same = [r for r in runs if r.data.tags.get(TAG_RECORD) == digest
                     and r.data.tags.get(TAG_COMPLETE) == "true"]
             if same and len(runs) == 1:
                 summary.unchanged += 1

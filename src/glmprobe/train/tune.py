@@ -144,6 +144,9 @@ def _metrics(data: dict[str, Arrays], preds: dict[str, np.ndarray], task: str, n
     return out
 
 
+SEARCH_SEED_OFFSET = 10_000  # trials use seed + this; replicates use seed, seed + 1, ...
+
+
 def tune_and_replicate(build: Builder, space: SearchSpace, data: dict[str, Arrays], task: str,
                        opts: TuneOptions, *, target_names: Sequence[str] | None = None) -> TuneResult:
     """Search hyper-parameters on validation loss, then retrain the best over ``opts.replicates`` seeds.
@@ -156,7 +159,6 @@ def tune_and_replicate(build: Builder, space: SearchSpace, data: dict[str, Array
     device = resolve_device(opts.device)
     train, valid = data["train"], data["valid"]
     names = list(target_names) if target_names is not None else [f"t{i}" for i in range(train.n_targets)]
-    kept: dict = {}  # the best trial's fitted model, reused as replicate `opts.seed`
 
     def run(hp: dict, seed: int, trial=None) -> FitResult:
         seed_everything(seed)
@@ -176,15 +178,18 @@ def tune_and_replicate(build: Builder, space: SearchSpace, data: dict[str, Array
             # the search space only suggests its own keys; the rest travels as a user attr
             study.enqueue_trial(cfg, user_attrs={"enqueued": cfg}, skip_if_exists=True)
 
+        # Settings the space does not search (e.g. a model's grad_clip or patience) hold for
+        # every trial, not only the enqueued one.
+        protocol = dict(opts.enqueue[0]) if opts.enqueue else {}
+
         def objective(trial: optuna.Trial) -> float:
-            hp = {**trial.user_attrs.get("enqueued", {}), **space(trial)}
+            hp = {**protocol, **trial.user_attrs.get("enqueued", {}), **space(trial)}
             trial.set_user_attr("hp", hp)
-            res = run(hp, opts.seed, trial)
+            # Trials train on their own seed stream, so no replicate is the winner of the
+            # search (its valid score would be optimistically biased).
+            res = run(hp, opts.seed + SEARCH_SEED_OFFSET, trial)
             trial.set_user_attr("best_epoch", res.best_epoch)
-            value = res.best_val_loss if math.isfinite(res.best_val_loss) else math.inf
-            if value < kept.get("value", math.inf):
-                kept.update(value=value, hp=hp, result=res)
-            return value
+            return res.best_val_loss if math.isfinite(res.best_val_loss) else math.inf
 
         bar = tqdm(total=opts.trials, desc="trials", unit="trial", file=sys.stderr,
                    disable=not opts.progress or not sys.stderr.isatty())
@@ -203,10 +208,7 @@ def tune_and_replicate(build: Builder, space: SearchSpace, data: dict[str, Array
     for r in range(opts.replicates):
         seed = opts.seed + r
         t0 = time.perf_counter()
-        if seed == opts.seed and kept.get("hp") == best:  # deterministic: refitting would repeat it
-            res = kept["result"]
-        else:
-            res = run(best, seed)
+        res = run(best, seed)  # every replicate is a fresh fit: exchangeable draws for the CI
         preds = {s: predict(res.model, data[s].X, device=device) for s in ("valid", "test") if s in data}
         replicates.append(Replicate(seed, res.model.cpu(), preds, _metrics(data, preds, task, names),
                                     res.best_epoch, res.history))

@@ -67,8 +67,10 @@ class BedReader(Reader):
         header = None
         with open_text(self.path) as fh, guard(self.path):
             for line in fh:
-                if line.startswith("#") and len(_fields(line.lstrip("#").strip())) >= 3:
-                    header = _fields(line.lstrip("#").strip())
+                fields = _fields(line.lstrip("#").strip()) if line.startswith("#") else []
+                # a header names chrom/start/end; any other '#' line is a comment
+                if len(fields) >= 3 and fields[0].lower() in ("chrom", "chr"):
+                    header = fields
                     break
                 if line.strip() and not line.startswith(("#", "track", "browser")):
                     break

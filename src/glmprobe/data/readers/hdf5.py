@@ -63,6 +63,8 @@ def decode_checked(x: np.ndarray) -> tuple[list[str], int | None]:
     an argmax over the channel axis, and it validates while it decodes.
     """
     k, _, L = x.shape
+    if x.dtype.kind not in "fc":  # bool/int one-hot: accumulate in float (bool += int fails)
+        x = x.astype(np.float32)
     code = np.zeros((k, L), dtype=x.dtype)
     total = np.zeros((k, L), dtype=x.dtype)
     nonbinary = np.zeros((k, L), dtype=bool)

@@ -190,12 +190,12 @@ class HFAdapter(Adapter):
 
     @property
     def max_tokens(self) -> int | None:
-        if self.spec.max_length:
-            return int(self.spec.max_length)
         n = self._config_value("max_position_embeddings", "n_positions", "max_seq_len")
         if n and getattr(self.config, "model_type", None) in _PADDING_OFFSET_POSITIONS:
             # these models number positions from pad_token_id + 1: a 1002-row table holds 1000 tokens
             n = int(n) - int(self._config_value("pad_token_id", default=1)) - 1
+        if self.spec.max_length:  # a user cap, never beyond what the position table holds
+            return min(int(self.spec.max_length), int(n)) if n else int(self.spec.max_length)
         return int(n) if n else None
 
     @property
