@@ -193,3 +193,22 @@ def test_changed_dataset_on_resume_is_refused(tmp_path, monkeypatch, dataset_fac
     code, err = run_cli("embed", "--dataset", data, "--source", "onehot", "--family", "onehot",
                         "--outdir", tmp_path / "oh", "--force")
     assert code == 0, err
+
+
+def test_cache_key_pins_the_hub_commit_actually_loaded():
+    """An unpinned hub id must not be served a stale store after its repository moves."""
+    from glmprobe.glm.embed import model_identity
+
+    class Hub:
+        resolved_revision = "abc123"
+
+        def weight_files(self):
+            return []
+
+    class Local(Hub):
+        resolved_revision = None
+
+    assert model_identity(Hub()) == {"hub_commit": "abc123"}
+    Hub.resolved_revision = "def456"
+    assert model_identity(Hub()) == {"hub_commit": "def456"}
+    assert model_identity(Local()) == {}

@@ -106,6 +106,12 @@ class Adapter(abc.ABC):
         """Files whose sha256 enters the cache key (empty for hub-only loads)."""
         return []
 
+    @property
+    def resolved_revision(self) -> str | None:
+        """The hub commit actually loaded (None for local folders): enters the cache key, so an
+        unpinned hub id whose repository moved is not served a stale store."""
+        return None
+
     def resolve_layers(self, layers: str | Sequence[int]) -> list[int]:
         n = self.num_layers
         if layers == "all":

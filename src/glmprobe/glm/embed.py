@@ -128,7 +128,7 @@ def embed_step(dataset: str | os.PathLike, spec: ModelSpec, outdir: str | os.Pat
         layers = adapter.resolve_layers(spec.layers)
         limit = context_limit(adapter, spec.max_length)
         fields = key_fields(dataset_checksum=ds.checksum, spec=spec, adapter_version=adapter.version,
-                            weights=weights_sha256(adapter.weight_files()), layers=layers, poolings=poolings,
+                            weights=model_identity(adapter), layers=layers, poolings=poolings,
                             max_tokens=limit, rows=(a, b) if shard else None)
         key = cache_key(fields)
         if not force and _is_current(outdir, key):
@@ -223,6 +223,14 @@ def embed_step(dataset: str | os.PathLike, spec: ModelSpec, outdir: str | os.Pat
         write_record(work, record)
     replace_dir(work, outdir)
     return outdir
+
+
+def model_identity(adapter) -> dict[str, str]:
+    """What pins the weights in the cache key: local weight files' sha256, or the hub commit loaded."""
+    weights = weights_sha256(adapter.weight_files())
+    if not weights and adapter.resolved_revision:
+        weights = {"hub_commit": adapter.resolved_revision}
+    return weights
 
 
 def gather_step(shard_dirs: Sequence[str | os.PathLike], outdir: str | os.PathLike, force: bool = False) -> Path:

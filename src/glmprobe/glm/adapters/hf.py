@@ -162,6 +162,12 @@ class HFAdapter(Adapter):
             raise UserError(f"could not load the {what} of model '{self.spec.id}' "
                             f"({type(exc).__name__}: {text})", path=source, hint=hint) from exc
 
+    @property
+    def resolved_revision(self) -> str | None:
+        if isinstance(self.source(), Path):
+            return None
+        return getattr(getattr(self, "config", None), "_commit_hash", None)
+
     def weight_files(self) -> list[Path]:
         source = self.source()
         if not isinstance(source, Path):
