@@ -228,8 +228,9 @@ def embed_step(dataset: str | os.PathLike, spec: ModelSpec, outdir: str | os.Pat
 def model_identity(adapter) -> dict[str, str]:
     """What pins the weights in the cache key: local weight files' sha256, or the hub commit loaded."""
     weights = weights_sha256(adapter.weight_files())
-    if not weights and adapter.resolved_revision:
-        weights = {"hub_commit": adapter.resolved_revision}
+    commit = getattr(adapter, "resolved_revision", None)
+    if not weights and commit:
+        weights = {"hub_commit": commit}
     return weights
 
 
