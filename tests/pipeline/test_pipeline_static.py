@@ -127,7 +127,7 @@ def test_module_calls_existing_cli_options(path):
     flags |= ext_args_flags((ROOT / "conf" / "modules.config").read_text()).get(process_name(text), set())
     cmd = click_command(command)
     if cmd is None:
-        pytest.skip(f"`glmprobe {command}` is not implemented yet ({COMMANDS[command][0]})")
+        pytest.fail(f"module calls `glmprobe {command}`, which does not load ({COMMANDS[command][0]})")
     missing = flags - option_names(cmd)
     assert not missing, f"`glmprobe {command}` has no option(s) {sorted(missing)}"
 
@@ -225,10 +225,7 @@ def test_test_profile_params_validate(schema, profile):
 
 
 def test_bundled_sheets_are_valid_models_sheets():
-    try:
-        from glmprobe.glm.models_sheet import read_models_sheet
-    except ImportError:
-        pytest.skip("glmprobe.glm.models_sheet is not implemented yet")
+    from glmprobe.glm.models_sheet import read_models_sheet
     assert [s.id for s in read_models_sheet(ROOT / "assets/test/models.csv")] == ["onehot"]
     specs = read_models_sheet(ROOT / "assets/pretrained_models.csv")
     assert [s.random_init for s in specs] == [False, True]
@@ -236,12 +233,9 @@ def test_bundled_sheets_are_valid_models_sheets():
 
 def test_pretrained_sheet_matches_the_runner_plan(tmp_path):
     """Nextflow and `glmprobe run` must embed the same pretrained models (glmprobe.plan.model_specs)."""
-    try:
-        from glmprobe.glm.models_sheet import read_models_sheet
-        from glmprobe.plan import model_specs
-        from glmprobe.params import Params
-    except ImportError as exc:
-        pytest.skip(f"runner plan not available yet ({exc})")
+    from glmprobe.glm.models_sheet import read_models_sheet
+    from glmprobe.params import Params
+    from glmprobe.plan import model_specs
     ours = read_models_sheet(ROOT / "assets/pretrained_models.csv")
     theirs = model_specs(Params({"outdir": str(tmp_path), "pretrain": True}))
     keys = ("id", "family", "layers", "pooling", "dtype", "random_init")
