@@ -25,7 +25,7 @@ import click
 from glmprobe.atomic import write_text
 from glmprobe.params import Params, load_params
 from glmprobe.plan import Task, build_plan, spec_by_id
-from glmprobe.tracking.record import RECORD_NAME, now, software_versions
+from glmprobe.record import RECORD_NAME, now, software_versions
 
 STEPS = ("synth", "prepare", "pretrain", "embed", "probe", "baseline", "track", "report")
 

@@ -11,7 +11,7 @@ import pytest
 from glmprobe.cli import main
 from glmprobe.data.dataset import Dataset, write_dataset
 from glmprobe.heads.baseline import baseline_step
-from glmprobe.tracking.record import read_record
+from glmprobe.record import read_record
 from glmprobe.train.tune import TuneOptions
 
 MOTIF = "GATAAG"

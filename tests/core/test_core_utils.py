@@ -12,7 +12,7 @@ from glmprobe import cli as cli_module
 from glmprobe.atomic import atomic_dir, atomic_path, sha256_file
 from glmprobe.data.onehot import decode, encode, reverse_complement
 from glmprobe.errors import UserError
-from glmprobe.tracking.record import find_records, make_record, read_record, write_record
+from glmprobe.record import find_records, make_record, read_record, write_record
 
 
 def test_onehot_layout_and_n():

@@ -16,7 +16,7 @@ from glmprobe.data.dataset import DatasetFile, read_dataset
 from glmprobe.data.leakage import canonical_hashes, check_leakage
 from glmprobe.data.prepare import prepare_rows
 from glmprobe.data.sheet import read_sheet
-from glmprobe.tracking.record import read_record
+from glmprobe.record import read_record
 from tests.data.conftest import random_seqs, write_sheet, write_table
 
 GLMPROBE = Path(sys.executable).with_name("glmprobe")

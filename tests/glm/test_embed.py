@@ -11,7 +11,7 @@ import pytest
 from glmprobe.glm.adapter import ModelSpec
 from glmprobe.glm.embed import embed_step
 from glmprobe.glm.store import EmbeddingStore
-from glmprobe.tracking.record import read_record
+from glmprobe.record import read_record
 
 
 

@@ -11,7 +11,7 @@ import torch
 from glmprobe.data.dataset import Dataset, write_dataset
 from glmprobe.errors import UserError
 from glmprobe.glm.pretrain import pretrain_step
-from glmprobe.tracking.record import read_record
+from glmprobe.record import read_record
 
 
 def periodic_dataset(path, n=120, length=48, seed=0):

@@ -12,7 +12,7 @@ import pytest
 from glmprobe.cli import main
 from glmprobe.glm.store import EmbeddingStore
 from glmprobe.heads.probe import StoreRows, probe_step
-from glmprobe.tracking.record import read_record
+from glmprobe.record import read_record
 from glmprobe.train.tune import TuneOptions
 
 QUICK = TuneOptions(trials=1, replicates=2, max_epochs=2, fixed="study")

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from glmprobe.tracking.record import make_record, write_record
+from glmprobe.record import make_record, write_record
 
 MODELS = {  # id: (family, random_init, layers)
     "tiny": ("hf-mlm", False, [1, 2, 3]),

@@ -14,7 +14,7 @@ from scipy import stats
 from glmprobe.cli import cli
 from glmprobe.report import table as T
 from glmprobe.report.build import build_report, format_summary
-from glmprobe.tracking.record import read_record, write_record
+from glmprobe.record import read_record, write_record
 from glmprobe_fakes import DATASETS, MODELS, SEEDS, make_results
 
 

@@ -10,7 +10,7 @@ from click.testing import CliRunner
 
 from glmprobe import runner
 from glmprobe.cli import cli
-from glmprobe.tracking.record import make_record, read_record, write_record
+from glmprobe.record import make_record, read_record, write_record
 from glmprobe_fakes import _write_task
 
 SHEET = "id,format,path,task,split,target_cols\nd1,table,d1.tsv,regression,column,y\n"

@@ -12,7 +12,7 @@ from click.testing import CliRunner
 
 from glmprobe.cli import cli
 from glmprobe.tracking import mlflow_writer as mw
-from glmprobe.tracking.record import find_records, read_record, write_record
+from glmprobe.record import find_records, read_record, write_record
 from glmprobe_fakes import make_results
 
 SMALL = {"models": {"tiny": ("hf-mlm", False, [1, 2]), "onehot": ("onehot", False, [0])},

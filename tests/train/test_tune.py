@@ -15,7 +15,7 @@ from scipy import stats
 from torch import nn
 
 from glmprobe.errors import UserError
-from glmprobe.tracking.record import make_record, read_record
+from glmprobe.record import make_record, read_record
 from glmprobe.train.data import Arrays
 from glmprobe.train.fit import predict
 from glmprobe.train.options import parse_fixed, resolve_device, tune_options_from, tuning_options

@@ -40,7 +40,7 @@ from glmprobe.data.sequences import clean_chunk
 from glmprobe.data.sheet import DatasetRow, read_sheet, select_rows
 from glmprobe.data.splits import SplitPlan, plan_splits
 from glmprobe.errors import UserError
-from glmprobe.tracking.record import RECORD_NAME, make_record, now, read_record, write_record
+from glmprobe.record import RECORD_NAME, make_record, now, read_record, write_record
 
 log = logging.getLogger(__name__)
 DATASET_NAME = "dataset.h5"

@@ -38,7 +38,7 @@ from tqdm.auto import tqdm
 from glmprobe.atomic import atomic_dir
 from glmprobe.data import motifs as jaspar
 from glmprobe.errors import UserError
-from glmprobe.tracking.record import make_record, now, read_record, software_versions, write_record
+from glmprobe.record import make_record, now, read_record, software_versions, write_record
 
 GENERATOR_VERSION = 1
 SPLIT_FRACTIONS = (0.8, 0.1, 0.1)  # train, valid, test

@@ -30,7 +30,7 @@ from glmprobe.glm.cache import cache_key, key_fields, spec_params, weights_sha25
 from glmprobe.glm.extract import Extractor, context_limit, plan_tokens
 from glmprobe.glm.store import (MANIFEST_NAME, PROGRESS_NAME, STORE_NAME, RowWriter, create_store, merge_stores,
                                 pooled_name, read_json, tokens_name, write_json)
-from glmprobe.tracking.record import make_record, now, read_record, write_record
+from glmprobe.record import make_record, now, read_record, write_record
 
 log = logging.getLogger(__name__)
 CHUNK_ROWS = 2048

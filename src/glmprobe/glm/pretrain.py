@@ -25,7 +25,7 @@ import numpy as np
 from glmprobe.atomic import atomic_dir, sha256_file
 from glmprobe.errors import UserError
 from glmprobe.glm.tiny import TOKEN_KINDS, build_model, build_tokenizer
-from glmprobe.tracking.record import make_record, now, read_record, write_record
+from glmprobe.record import make_record, now, read_record, write_record
 
 MASK_RATE = 0.15
 HELDOUT_FRACTION = 0.05

@@ -25,7 +25,7 @@ from glmprobe import __version__
 from glmprobe.data.dataset import DatasetFile
 from glmprobe.data.onehot import encode
 from glmprobe.errors import UserError
-from glmprobe.tracking.record import make_record, now, read_record
+from glmprobe.record import make_record, now, read_record
 from glmprobe.train.data import Arrays, check_split_sizes, split_arrays
 from glmprobe.train.options import tune_options_from, tuning_options
 from glmprobe.train.tune import TuneOptions, tune_and_replicate, with_study

@@ -38,7 +38,7 @@ from glmprobe.errors import UserError
 from glmprobe.glm.store import MANIFEST_NAME, EmbeddingStore, pooled_name, tokens_name
 from glmprobe.heads.baseline import check_targets
 from glmprobe.heads.registry import HEADS, get_head
-from glmprobe.tracking.record import make_record, now, read_record, write_record
+from glmprobe.record import make_record, now, read_record, write_record
 from glmprobe.train.data import Arrays, check_split_sizes
 from glmprobe.train.options import tune_options_from, tuning_options
 from glmprobe.train.tune import TuneOptions, tune_and_replicate, with_study

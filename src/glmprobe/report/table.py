@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from glmprobe.tracking.record import find_records, read_record
+from glmprobe.record import find_records, read_record
 
 COLUMNS = ["dataset", "target", "model", "revision", "layer", "pooling", "head", "seed", "split", "metric",
            "value", "n", "ci_low", "ci_high", "stage", "family", "random_init", "task", "key"]

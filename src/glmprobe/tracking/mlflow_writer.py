@@ -33,7 +33,7 @@ import click
 
 from glmprobe.atomic import sha256_file, write_text
 from glmprobe.errors import UserError
-from glmprobe.tracking.record import find_records, read_record
+from glmprobe.record import find_records, read_record
 
 log = logging.getLogger(__name__)
 

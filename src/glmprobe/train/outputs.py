@@ -17,7 +17,7 @@ import pandas as pd
 from safetensors.torch import save_file
 
 from glmprobe.atomic import atomic_dir
-from glmprobe.tracking.record import now, write_record
+from glmprobe.record import now, write_record
 from glmprobe.train.data import Arrays
 from glmprobe.train.tune import TuneResult
 
@@ -68,7 +68,7 @@ def write_outputs(outdir: str | os.PathLike, result: TuneResult, data: dict[str,
                   target_names: Sequence[str], record: dict) -> Path:
     """Write model_seed<S>.safetensors, predictions.csv, trials.csv and record.json; return the record path.
 
-    ``record`` comes from :func:`glmprobe.tracking.record.make_record` with the step's
+    ``record`` comes from :func:`glmprobe.record.make_record` with the step's
     key, tags, inputs and cache_key; metrics, ci, replicates, n, params and artifacts are filled in here.
     """
     outdir = Path(outdir)

@@ -1,0 +1,117 @@
+"""One registry idiom for everything glmprobe looks up by name.
+
+Model families, probe heads, one-hot architectures, input readers and steps each keep one
+:class:`Registry`. An entry is registered once, next to its code, with the facts other
+parts need (which poolings a head reads, which task a reader implies, ...), so the plan,
+the CLI choices, the schema enums and the tests all read the same table::
+
+    HEADS = Registry("probe head", where="--head")
+
+    @HEADS.register("mlp", poolings=("cls", "mean"))
+    def build(...): ...
+
+An entry whose module cannot be imported (an optional dependency is missing) is recorded
+with the reason, so asking for it says *why* it is unavailable instead of "unknown".
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterator
+
+from glmprobe.errors import UserError
+
+
+@dataclass(frozen=True)
+class Entry:
+    """A registered object (class, function or module) and the facts registered with it."""
+
+    name: str
+    obj: Any
+    meta: dict = field(default_factory=dict)
+
+    def __getattr__(self, item):  # entry.poolings reads meta["poolings"]
+        try:
+            return self.meta[item]
+        except KeyError:
+            raise AttributeError(item) from None
+
+
+class Registry:
+    """Name -> :class:`Entry`, with clear errors for unknown and unavailable names."""
+
+    def __init__(self, kind: str, *, where: str | None = None, modules: tuple[str, ...] = ()):
+        self.kind, self.where = kind, where
+        self._modules = modules            # imported on first lookup: each registers itself
+        self._loaded = not modules
+        self._entries: dict[str, Entry] = {}
+        self._unavailable: dict[str, str] = {}
+
+    # ------------------------------------------------------------------ registration
+    def register(self, name: str, obj: Any = None, **meta) -> Callable:
+        """Register ``obj`` under ``name``; without ``obj``, return a decorator."""
+        def add(target):
+            if name in self._entries and self._entries[name].obj is not target:
+                raise ValueError(f"{self.kind} {name!r} is registered twice")
+            self._entries[name] = Entry(name, target, dict(meta))
+            self._unavailable.pop(name, None)
+            return target
+        return add(obj) if obj is not None else add
+
+    def mark_unavailable(self, name: str, reason: str) -> None:
+        """Record that ``name`` exists but cannot be used here, and why."""
+        if name not in self._entries:
+            self._unavailable[name] = reason
+
+    def _load(self) -> None:
+        if self._loaded:
+            return
+        self._loaded = True
+        for module in self._modules:
+            try:
+                importlib.import_module(module)
+            except ImportError as exc:     # an optional dependency: remember why
+                self.mark_unavailable(module.rsplit(".", 1)[-1], f"{type(exc).__name__}: {exc}")
+
+    # ------------------------------------------------------------------ lookup
+    def get(self, name: str) -> Entry:
+        self._load()
+        if name in self._entries:
+            return self._entries[name]
+        if name in self._unavailable:
+            raise UserError(f"{self.kind} {name!r} is not available in this installation: "
+                            f"{self._unavailable[name]}", where=self.where)
+        close = difflib.get_close_matches(name, list(self._entries), n=1)
+        hint = f"Did you mean {close[0]!r}? " if close else ""
+        raise UserError(f"unknown {self.kind} {name!r}", where=self.where,
+                        hint=f"{hint}Use one of: {', '.join(self.names())}.")
+
+    def __getitem__(self, name: str) -> Entry:
+        return self.get(name)
+
+    def __contains__(self, name: str) -> bool:
+        self._load()
+        return name in self._entries
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.names())
+
+    def names(self) -> list[str]:
+        self._load()
+        return sorted(self._entries)
+
+    def entries(self) -> list[Entry]:
+        return [self._entries[n] for n in self.names()]
+
+    def unavailable(self) -> dict[str, str]:
+        self._load()
+        return dict(self._unavailable)
+
+    def select(self, **meta) -> list[str]:
+        """Names whose registered facts match ``meta`` (a value in a tuple fact counts as a match)."""
+        def ok(entry: Entry, key: str, want) -> bool:
+            have = entry.meta.get(key)
+            return want in have if isinstance(have, (tuple, list, set, frozenset)) else have == want
+        return [e.name for e in self.entries() if all(ok(e, k, v) for k, v in meta.items())]

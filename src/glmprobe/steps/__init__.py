@@ -1,0 +1,1 @@
+"""Step modules on one shared skeleton (see :mod:`glmprobe.steps.skeleton`)."""
