@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 OUT    ?= results
 
-.PHONY: setup demo test test-fast bench browser-deps clean
+.PHONY: setup demo test test-fast bench browser-deps clean nextflow container-test
 
 $(BIN)/glmprobe: requirements.txt requirements.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -14,13 +14,28 @@ $(BIN)/glmprobe: requirements.txt requirements.lock pyproject.toml
 
 setup: $(BIN)/glmprobe  ## create .venv with pinned dependencies and glmprobe
 
+# The Nextflow engine (pinned in tools/nextflow/pom.xml) and the strict parser nf-lang, from Maven Central.
+NXF_LIB := tools/nextflow/lib/.resolved
+NFLANG_LIB := tools/nextflow/lint/lib/.resolved
+$(NXF_LIB): tools/nextflow/pom.xml
+	rm -rf tools/nextflow/lib
+	mvn -B -q -f tools/nextflow/pom.xml package
+	@touch $@
+$(NFLANG_LIB): tools/nextflow/lint/pom.xml
+	rm -rf tools/nextflow/lint/lib
+	mvn -B -q -f tools/nextflow/lint/pom.xml package
+	@touch $@
+
+nextflow: $(NXF_LIB) $(NFLANG_LIB)  ## resolve the pinned Nextflow engine + nf-lang with Maven; launcher: tools/nextflow/nextflow
+	@tools/nextflow/nextflow -version | grep version
+
 demo: setup  ## run the whole benchmark on the bundled synthetic data (a few minutes on 2 cores)
 	$(BIN)/glmprobe run conf/demo.yaml --outdir $(OUT)
 
 browser-deps:  ## headless Chromium for the browser tests (Debian/Ubuntu; skipped if not root)
 	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && (apt-get update -qq && apt-get install -y -qq chromium >/dev/null) || echo "chromium not installed: browser tests will be skipped"; }
 
-test: setup browser-deps  ## install and run the whole test suite (slow tests included)
+test: setup browser-deps nextflow  ## install and run the whole test suite (slow tests included, Nextflow engine runs)
 	$(BIN)/python -m pytest -q
 
 test-fast: setup  ## skip tests marked slow
