@@ -90,28 +90,16 @@ def test_best_configuration_is_chosen_on_valid_not_test(results, tmp_path):
     assert set(summary.selected_on) == {"valid"}
 
 
-def test_verdict_names_both_sides_and_judges_overlap(report):
+def test_verdict_states_each_comparison_as_a_paired_test(report):
     v = report.verdicts["ds_reg"]
-    assert v.startswith("ds_reg (test pearson, configurations chosen on valid): best gLM probe (tiny L")
-    assert "vs best one-hot (resnet)" in v
-    assert re.search(r"\d\.\d{3} \[\d\.\d{3}, \d\.\d{3}\]", v)
-    assert "random-init control (tiny-random" in v and "oracle ceiling 0.800" in v
-
-
-def test_verdict_logic_on_separated_and_overlapping_cis():
-    df = pd.DataFrame([
-        dict(dataset="d", target="all", model="g", revision="", layer=1, pooling="mean", head="mlp", seed="mean",
-             split=s, metric="pearson", value=v, n=10, ci_low=v - w, ci_high=v + w, stage="probe", family="hf-mlm",
-             random_init=False, task="regression", key="probe/g")
-        for s in ("valid", "test") for v, w in [(0.40, 0.02)]
-    ] + [
-        dict(dataset="d", target="all", model="resnet", revision="", layer="", pooling="", head="resnet",
-             seed="mean", split=s, metric="pearson", value=0.55, n=10, ci_low=0.53, ci_high=0.57,
-             stage="baseline", family="onehot", random_init=False, task="regression", key="b/resnet")
-        for s in ("valid", "test")])
-    assert T.verdict(df, "d").endswith("one-hot better, CIs do not overlap.")
-    df.loc[df.key == "probe/g", ["value", "ci_low", "ci_high"]] = [0.54, 0.50, 0.58]
-    assert T.verdict(df, "d").endswith("no clear difference, CIs overlap.")
+    assert v.startswith("ds_reg (test pearson; configurations chosen on valid; intervals: 95% paired-bootstrap CI")
+    assert "best gLM probe vs best one-hot model: tiny L" in v and "vs resnet " in v
+    assert "best gLM probe vs best random-init control: tiny L" in v and "tiny-random L" in v
+    assert re.search(r"difference [+-]\d\.\d{3} \[[+-]\d\.\d{3}, [+-]\d\.\d{3}\], paired bootstrap p = ", v)
+    assert "(Holm " in v and "oracle ceiling 0.800" in v
+    cmp = pd.read_csv(report.results_csv.parent / "comparisons.csv")
+    assert set(cmp.dataset) == set(DATASETS) and len(cmp) == 2 * len(DATASETS)
+    assert (cmp.p_holm >= cmp.p - 1e-12).all() and cmp.p.between(0, 1).all()
 
 
 def test_figures_png_and_svg_and_html_is_self_contained(report):
@@ -128,7 +116,8 @@ def test_figures_png_and_svg_and_html_is_self_contained(report):
     assert len(imgs) == len(names) // 2
     assert base64.b64decode(imgs[0])[:4] == b"\x89PNG"
     assert not re.search(r"(src|href)=['\"]?(https?:)?//", html)     # no external URLs
-    assert "one-hot better" in html or "no clear difference" in html
+    assert "Paired comparisons" in html and "Holm-adjusted" in html
+    assert " better" in html or "no significant difference" in html
 
 
 def test_report_cli_prints_summary(results, tmp_path):

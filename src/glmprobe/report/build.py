@@ -66,8 +66,26 @@ def random_twins(results_dir: Path) -> dict[str, str]:
             if m.get("random_init") and m.get("source") in pretrained}
 
 
+def record_folders(results_dir: Path) -> dict[str, Path]:
+    """{record key: its folder} for every probe/baseline record (layouts differ under Nextflow)."""
+    from glmprobe.record import find_records, read_record
+
+    out = {}
+    for path in find_records(results_dir):
+        if "mlartifacts" in path.relative_to(results_dir).parts:
+            continue
+        try:
+            rec = read_record(path)
+        except (OSError, ValueError):
+            continue
+        if rec.get("step") in ("probe", "baseline") and rec.get("key"):
+            out[rec["key"]] = path.parent
+    return out
+
+
 def build_report(results_dir: str | Path, outdir: str | Path | None = None, *, truth: str | Path | None = None) -> Report:
     from glmprobe.report import figures as F
+    from glmprobe.report import verdicts as V
     from glmprobe.report.html import Section, render
 
     results_dir = Path(results_dir)
@@ -81,14 +99,25 @@ def build_report(results_dir: str | Path, outdir: str | Path | None = None, *, t
     truth = Path(truth) if truth else find_truth(results_dir)
     oracle = oracles(truth)
     twins = random_twins(results_dir)
+    preds = V.Predictions(record_folders(results_dir))
+    datasets = sorted(df.dataset.dropna().unique())
+    cfgs, metrics, comparisons = {}, {}, []
+    for ds in datasets:     # one interval kind for all, then the paired tests of every dataset
+        task = T.dataset_task(df, ds) or "regression"
+        metrics[ds] = metric = T.primary_metric(df, ds)
+        cfgs[ds] = V.with_bootstrap_ci(T.configs(df, ds, metric), preds, task, metric)
+        comparisons += V.compare_dataset(cfgs[ds], preds, ds, task, metric)
+    V.adjust(comparisons)   # Holm over every comparison the report states
+    table_cmp = pd.DataFrame([c.row() for c in comparisons])
+    with atomic_path(outdir / "comparisons.csv") as tmp:
+        table_cmp.to_csv(tmp, index=False)
+    summary = T.summary(df, cfgs=cfgs)
     sections, saved, verdicts = [], [], {}
-    summary = T.summary(df)
-    for ds in sorted(df.dataset.dropna().unique()):
-        metric = T.primary_metric(df, ds)
+    for ds in datasets:
+        metric, cfg = metrics[ds], cfgs[ds]
         o = oracle.get(ds, {})
         line = o.get("mean") if o.get("metric") == metric else None
-        verdicts[ds] = T.verdict(df, ds, oracle=line)
-        cfg = T.configs(df, ds, metric)
+        verdicts[ds] = V.verdict(ds, metric, comparisons, line)
         figs = []
         for name, caption, fig in (
                 ("compare", "gLM probes vs one-hot models (best configuration per model, chosen on valid)",
@@ -102,11 +131,12 @@ def build_report(results_dir: str | Path, outdir: str | Path | None = None, *, t
             saved += [fig_dir / f"{ds}_{name}.png", fig_dir / f"{ds}_{name}.svg"]
             figs.append((caption, png))
         table = summary[summary.dataset == ds].drop(columns=["dataset"])
-        sections.append(Section(ds, verdicts[ds], table, figs))
+        cmp_ds = table_cmp[table_cmp.dataset == ds].drop(columns=["dataset"]) if len(table_cmp) else None
+        sections.append(Section(ds, verdicts[ds], table, figs, cmp_ds))
     meta = {"results": str(results_dir.resolve()), "glmprobe": __version__,
             "records": str(df["key"].nunique()), "oracle": str(truth) if truth else "unknown"}
     index = outdir / "index.html"
-    write_text(index, render("glmprobe report", sections, meta))
+    write_text(index, render("glmprobe report", sections, meta, [V.MULTIPLICITY_NOTE]))
     return Report(outdir / "results.csv", index, saved, summary, verdicts)
 
 
@@ -116,7 +146,8 @@ def format_summary(summary: pd.DataFrame) -> str:
         return "(no probe or baseline results)"
     lines = []
     for ds, g in summary.groupby("dataset", sort=True):
-        lines.append(f"{ds} ({g['metric'].iloc[0]}, mean [95% CI]; best layer chosen on {g['selected_on'].iloc[0]})")
+        lines.append(f"{ds} ({g['metric'].iloc[0]}, mean [95% paired-bootstrap CI]; "
+                     f"best layer chosen on {g['selected_on'].iloc[0]})")
         for _, r in g.sort_values("mean", ascending=False).iterrows():
             ci = "" if pd.isna(r["ci_low"]) else f" [{r['ci_low']:.3f}, {r['ci_high']:.3f}]"
             where = f"L{r['best_layer']} {r['pooling']}-{r['head']}" if r["best_layer"] != "" else r["head"]

@@ -2,8 +2,8 @@
 
 Each function returns a matplotlib Figure (or None when the data for it was not run);
 :func:`save` writes it as PNG and SVG and returns the PNG bytes for embedding.
-Error bars are the 95 % CIs over replicate seeds (a test-set bootstrap for the
-deterministic linear probes); a dashed line marks the oracle
+Error bars are each configuration's 95 % paired-bootstrap interval (test sequences × seeds,
+the same kind for every contestant; see :mod:`glmprobe.report.paired`); a dashed line marks the oracle
 (the noiseless signal's score) when the ground truth is known.
 """
 
@@ -20,9 +20,10 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from glmprobe.report.paired import CI_LABEL  # noqa: E402
 from glmprobe.report.table import best_per, label  # noqa: E402
 
-COLORS = {"gLM": "#1f77b4", "random-init": "#9aa5b1", "one-hot": "#d62728"}
+COLORS = {"gLM": "#1f77b4", "random-init": "#9aa5b1", "one-hot": "#d62728", "control": "#8c6d31"}
 HEAD_ORDER = ["linear", "mlp", "token_cnn", "chip_cnn"]
 
 
@@ -52,7 +53,7 @@ def compare(cfg: pd.DataFrame, dataset: str, metric: str, oracle: float | None =
         if kind in set(best["kind"]):
             ax.barh([np.nan], [np.nan], color=color, label=kind)
     ax.legend(fontsize=8, loc="lower right")
-    ax.set_xlabel(f"test {metric} (mean, 95% CI over seeds)")
+    ax.set_xlabel(f"test {metric} (mean over seeds; {CI_LABEL})", fontsize=8)
     ax.set_title(f"{dataset}: best configuration per model")
     fig.tight_layout()
     return fig

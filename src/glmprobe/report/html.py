@@ -27,6 +27,7 @@ class Section:
     verdict: str
     table: pd.DataFrame
     figures: list[tuple[str, bytes]] = field(default_factory=list)   # (caption, PNG bytes)
+    comparisons: pd.DataFrame | None = None                            # the paired tests stated
 
 
 def _table(df: pd.DataFrame) -> str:
@@ -46,20 +47,24 @@ def _table(df: pd.DataFrame) -> str:
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
 
 
-def render(title: str, sections: list[Section], meta: dict[str, str]) -> str:
+def render(title: str, sections: list[Section], meta: dict[str, str], notes: list[str] = ()) -> str:
     parts = [f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>{html.escape(title)}</title>",
              f"<style>{_CSS}</style></head><body><h1>{html.escape(title)}</h1>",
              '<p class="meta">' + " · ".join(f"{html.escape(k)}: {html.escape(str(v))}" for k, v in meta.items())
              + "</p>",
-             "<p>Each value is the test-set mean over replicate seeds with its 95% confidence interval over "
-             "those seeds (t-interval, clipped to the metric's range). Linear probes are deterministic, so "
-             "their interval is a bootstrap over test sequences instead. "
-             "Layers, poolings and heads are chosen on the validation split, never on test.</p>"]
+             "<p>Each value is the test-set metric averaged over replicate seeds with its 95% paired-bootstrap "
+             "interval: resamples of the shared test sequences, with one replicate seed drawn per contestant "
+             "per resample, so every contestant (deterministic linear probe or multi-seed network) carries the "
+             "same kind of interval. Layers, poolings and heads are chosen on the validation split, never on "
+             "test.</p>"]
+    parts += [f"<p>{html.escape(n)}</p>" for n in notes]
     if not sections:
         parts.append("<p>No probe or baseline records were found.</p>")
     for s in sections:
         parts.append(f"<h2>{html.escape(s.dataset)}</h2><p class='verdict'>{html.escape(s.verdict)}</p>")
         parts.append(_table(s.table))
+        if s.comparisons is not None and not s.comparisons.empty:
+            parts.append("<h3>Paired comparisons</h3>" + _table(s.comparisons))
         for caption, png in s.figures:
             data = base64.b64encode(png).decode("ascii")
             parts.append(f"<figure><img alt='{html.escape(caption)}' src='data:image/png;base64,{data}'>"

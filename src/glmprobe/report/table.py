@@ -70,8 +70,9 @@ def record_rows(record: dict, models: dict[str, dict]) -> list[dict]:
     step = record.get("step")
     if step == "baseline":
         arch = tags.get("arch") or tags.get("head") or tags.get("model")
-        base = {"model": arch, "revision": "", "layer": "", "pooling": "", "head": arch, "family": "onehot",
-                "random_init": False}
+        # simple controls (k-mer / nucleotide-content models) are baselines tagged kind=control
+        base = {"model": arch, "revision": "", "layer": "", "pooling": "", "head": arch,
+                "family": "control" if tags.get("kind") == "control" else "onehot", "random_init": False}
     else:
         mid = tags.get("model")
         m = models.get(mid, {})
@@ -149,7 +150,8 @@ def configs(df: pd.DataFrame, dataset: str, metric: str) -> pd.DataFrame:
     valid = sel[sel.split == "valid"].set_index("key")["value"].rename("valid")
     out = test[[k for k in keys if k != "key"] + ["value", "ci_low", "ci_high", "n"]].join(valid, how="left")
     out = out.rename(columns={"value": "test"}).reset_index()
-    out["kind"] = np.where(out.family == "onehot", "one-hot", np.where(out.random_init, "random-init", "gLM"))
+    out["kind"] = np.select([out.family == "onehot", out.family == "control", out.random_init.astype(bool)],
+                            ["one-hot", "control", "random-init"], "gLM")
     # choose on valid only: a configuration without a valid score cannot be selected (never on test)
     missing = out["valid"].isna()
     if missing.any():
@@ -181,12 +183,18 @@ def fmt_ci(row) -> str:
     return f"{row['test']:.3f} [{row['ci_low']:.3f}, {row['ci_high']:.3f}]"
 
 
-def summary(df: pd.DataFrame, tasks: dict[str, str] | None = None) -> pd.DataFrame:
-    """Compact table: per dataset and model/arch and head, the best layer (chosen on valid) on test."""
+def summary(df: pd.DataFrame, tasks: dict[str, str] | None = None,
+            cfgs: dict[str, pd.DataFrame] | None = None) -> pd.DataFrame:
+    """Compact table: per dataset and model/arch and head, the best layer (chosen on valid) on test.
+
+    ``cfgs`` gives a dataset's configuration table (e.g. with paired-bootstrap intervals) instead of
+    the records' own intervals.
+    """
     rows = []
     for ds in sorted(df.dataset.dropna().unique()):
         metric = primary_metric(df, ds, (tasks or {}).get(ds))
-        cfg = configs(df, ds, metric)
+        cfg = (cfgs or {}).get(ds)
+        cfg = configs(df, ds, metric) if cfg is None else cfg
         for _, r in best_per(cfg, ["model", "head"]).iterrows():
             rows.append({"dataset": ds, "model": r["model"], "kind": r["kind"],
                          "head": r["head"] if r["stage"] == "probe" else "(one-hot baseline)",
@@ -195,44 +203,3 @@ def summary(df: pd.DataFrame, tasks: dict[str, str] | None = None) -> pd.DataFra
                          "metric": f"test_{metric}", "mean": r["test"], "ci_low": r["ci_low"],
                          "ci_high": r["ci_high"], "selected_on": r["select_on"]})
     return pd.DataFrame(rows)
-
-
-def _overlap(a, b) -> bool | None:
-    if any(pd.isna(x) for x in (a["ci_low"], a["ci_high"], b["ci_low"], b["ci_high"])):
-        return None
-    return not (a["ci_high"] < b["ci_low"] or b["ci_high"] < a["ci_low"])
-
-
-def verdict(df: pd.DataFrame, dataset: str, task: str | None = None, oracle: float | None = None) -> str:
-    """One honest sentence: best gLM probe vs best one-hot model, with CIs."""
-    metric = primary_metric(df, dataset, task)
-    cfg = configs(df, dataset, metric)
-    glm, onehot, rand = (cfg[cfg.kind == k] for k in ("gLM", "one-hot", "random-init"))
-    parts = []
-    if not glm.empty and not onehot.empty:
-        g, o = glm.iloc[0], onehot.iloc[0]
-        overlap = _overlap(g, o)
-        glm_wins = g["test"] < o["test"] if metric in LOWER_IS_BETTER else g["test"] > o["test"]
-        better = "gLM probe better" if glm_wins else "one-hot better"
-        if overlap is None:
-            judged = f"{better} (no CI: too few replicates)"
-        elif overlap:
-            judged = "no clear difference, CIs overlap"
-        else:
-            judged = f"{better}, CIs do not overlap"
-        parts.append(f"best gLM probe ({label(g)}) {fmt_ci(g)} vs best one-hot ({label(o)}) {fmt_ci(o)}: {judged}")
-    elif not onehot.empty:
-        parts.append(f"best one-hot ({label(onehot.iloc[0])}) {fmt_ci(onehot.iloc[0])}; no gLM probe was run")
-    elif not glm.empty:
-        parts.append(f"best gLM probe ({label(glm.iloc[0])}) {fmt_ci(glm.iloc[0])}; no one-hot model was run")
-    if not rand.empty and not glm.empty:
-        g, r = glm.iloc[0], rand.iloc[0]
-        ov = _overlap(g, r)
-        parts.append(f"random-init control ({label(r)}) {fmt_ci(r)}"
-                     + ("" if ov is None else (" (CIs overlap with the best gLM probe)" if ov
-                                               else " (CIs do not overlap with the best gLM probe)")))
-    if oracle is not None:
-        parts.append(f"oracle ceiling {oracle:.3f}")
-    sel = cfg["select_on"].iloc[0] if len(cfg) else "valid"
-    text = "; ".join(parts) or "no probe or baseline results"
-    return f"{dataset} (test {metric}, configurations chosen on {sel}): {text}."

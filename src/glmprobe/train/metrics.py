@@ -214,34 +214,48 @@ def replicate_ci(values, level: float = 0.95, metric: str | None = None) -> tupl
     return max(mean - half, low), min(mean + half, high)
 
 
-def bootstrap_ci(y_true, y_score, task: str, metric: str, n_boot: int = 1000, seed: int = 0,
-                 level: float = 0.95, *, scores: str = "logits") -> tuple[float, float]:
-    """Percentile bootstrap CI of ``metric`` (mean over targets), resampling sequences (rows).
+def metric_on_resamples(y_true, y_score, idx: np.ndarray, task: str, metric: str, *,
+                        scores: str = "logits") -> np.ndarray:
+    """``metric`` (mean over targets) on each resample of rows ``idx`` (B, n) -> (B,).
 
-    Resamples where a target cannot be scored (e.g. one class) drop that target from the
-    mean; resamples with no scorable target are dropped. Seeded and vectorised in blocks.
+    A target that cannot be scored in a resample (e.g. one class) drops out of that
+    resample's mean; a resample with no scorable target is NaN. Vectorised in blocks.
     """
     y, s = _as_2d(y_true, y_score)
     threshold = _check_task(task, y, scores)
     if metric not in METRICS[task]:
         raise ValueError(f"metric {metric!r} is not defined for {task}; use one of {', '.join(METRICS[task])}")
-    n = y.shape[0]
-    if n == 0 or n_boot < 1:
-        return float("nan"), float("nan")
-    rng = np.random.default_rng(seed)
+    idx = np.asarray(idx, dtype=np.int64)
+    n = idx.shape[1] if idx.ndim == 2 else 0
     block = max(1, _BOOT_CELLS // max(n, 1))
-    per_boot = []
-    for start in range(0, n_boot, block):
-        idx = rng.integers(0, n, (min(block, n_boot - start), n))
+    out = []
+    for start in range(0, len(idx), block):
+        rows = idx[start:start + block]
         per_target = []
         for t in range(y.shape[1]):
-            yb, sb = y[idx, t], s[idx, t]
+            yb, sb = y[rows, t], s[rows, t]
             per_target.append(_kernel(metric, task, yb, sb, ~np.isnan(yb), threshold))
         stacked = np.stack(per_target, 1)  # (B, T)
         with np.errstate(invalid="ignore"):
             finite = np.isfinite(stacked)
-            per_boot.append(np.where(finite.any(1), np.where(finite, stacked, 0).sum(1) / finite.sum(1), np.nan))
-    boots = np.concatenate(per_boot)
+            out.append(np.where(finite.any(1), np.where(finite, stacked, 0).sum(1) / finite.sum(1), np.nan))
+    return np.concatenate(out) if out else np.empty(0)
+
+
+def bootstrap_ci(y_true, y_score, task: str, metric: str, n_boot: int = 1000, seed: int = 0,
+                 level: float = 0.95, *, scores: str = "logits") -> tuple[float, float]:
+    """Percentile bootstrap CI of ``metric`` (mean over targets), resampling sequences (rows).
+
+    Resamples where a target cannot be scored (e.g. one class) drop that target from the
+    mean; resamples with no scorable target are dropped. Seeded.
+    """
+    y, _ = _as_2d(y_true, y_score)
+    n = y.shape[0]
+    if n == 0 or n_boot < 1:
+        _check_task(task, y, scores)
+        return float("nan"), float("nan")
+    idx = np.random.default_rng(seed).integers(0, n, (n_boot, n))
+    boots = metric_on_resamples(y_true, y_score, idx, task, metric, scores=scores)
     boots = boots[np.isfinite(boots)]
     if boots.size == 0:
         return float("nan"), float("nan")
