@@ -136,7 +136,7 @@ def worker(impl: str, sheet: Path, out: Path) -> None:
     t0 = time.perf_counter()
     if impl == "glmprobe":
         from glmprobe.data.dataset import DatasetFile
-        from glmprobe.data.prepare import prepare_rows
+        from glmprobe.steps.prepare import prepare_rows
 
         (path,) = prepare_rows(sheet, out, force=True)
         with DatasetFile(path) as f:

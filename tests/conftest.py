@@ -51,7 +51,7 @@ def synth_dir(tmp_path_factory):
 @pytest.fixture(scope="session")
 def prepared_synth(synth_dir, tmp_path_factory):
     """{dataset id: path to dataset.h5} for the small synthetic benchmark."""
-    from glmprobe.data.prepare import prepare_rows
+    from glmprobe.steps.prepare import prepare_rows
 
     out = tmp_path_factory.mktemp("datasets")
     paths = prepare_rows(synth_dir / "datasets.csv", out)

@@ -19,7 +19,7 @@ from glmprobe.errors import UserError
 # name -> (import path, one-line help shown by `glmprobe --help`)
 COMMANDS: dict[str, tuple[str, str]] = {
     "synth": ("glmprobe.data.synth:synth_command", "Write the synthetic benchmark with planted JASPAR motifs."),
-    "prepare": ("glmprobe.data.prepare:prepare_command", "Read datasets-sheet rows into canonical dataset.h5 files."),
+    "prepare": ("glmprobe.steps.prepare:prepare_command", "Read datasets-sheet rows into canonical dataset.h5 files."),
     "embed": ("glmprobe.glm.embed:embed_command", "Embed a dataset with a gLM: several layers from one pass."),
     "pretrain": ("glmprobe.glm.pretrain:pretrain_command", "Pre-train a small masked-LM gLM (offline demo model)."),
     "probe": ("glmprobe.heads.probe:probe_command", "Fit Optuna-tuned probe heads on stored embeddings."),

@@ -77,7 +77,7 @@ def _synth(ctx: Context, task: Task) -> None:
 
 
 def _prepare(ctx: Context, task: Task) -> None:
-    from glmprobe.data.prepare import prepare_rows
+    from glmprobe.steps.prepare import prepare_rows
 
     prepare_rows(task.inputs["sheet"], ctx.outdir / "datasets", ids=[task.args["dataset"]],
                  on_leakage=ctx.params.get("on_leakage", "warn"), force=ctx.force)

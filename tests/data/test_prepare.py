@@ -14,7 +14,7 @@ import pytest
 
 from glmprobe.data.dataset import DatasetFile, read_dataset
 from glmprobe.data.leakage import canonical_hashes, check_leakage
-from glmprobe.data.prepare import prepare_rows
+from glmprobe.steps.prepare import prepare_rows
 from glmprobe.data.sheet import read_sheet
 from glmprobe.record import read_record
 from tests.data.conftest import random_seqs, write_sheet, write_table

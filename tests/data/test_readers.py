@@ -11,7 +11,7 @@ import pytest
 
 from glmprobe.data.dataset import read_dataset
 from glmprobe.data.onehot import encode, reverse_complement
-from glmprobe.data.prepare import prepare_rows
+from glmprobe.steps.prepare import prepare_rows
 from tests.data.conftest import random_seqs, write_genome, write_h5, write_sheet, write_table
 
 

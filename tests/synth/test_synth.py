@@ -224,7 +224,7 @@ def test_all_kmers_helper_matches_naive():
 
 def test_prepare_reads_the_sheet(synth_dir, tmp_path):
     """The sheet is ready for `glmprobe prepare` (skipped while that step is absent)."""
-    from glmprobe.data import prepare
+    from glmprobe.steps import prepare
     from glmprobe.data.dataset import read_dataset
 
     paths = prepare.prepare_rows(synth_dir / "datasets.csv", tmp_path)

@@ -1,11 +1,12 @@
-"""``glmprobe prepare``: datasets-sheet rows -> ``<outdir>/<id>/dataset.h5`` + ``record.json``.
+"""Ingesting one datasets-sheet row: validate, decide, write ``dataset.h5``.
 
-Each row is read in two streaming passes. The first validates every record
-(sequences, targets, ids, splits) and keeps 8-byte hashes for the leakage check,
-so bad input fails before anything is written; the second writes through
-:class:`~glmprobe.data.dataset.DatasetWriter` into a temporary folder that is
-renamed into place only when complete. Peak memory is one chunk plus a few bytes
-per row, whatever the input size.
+The work behind ``glmprobe prepare`` (:mod:`glmprobe.steps.prepare` wraps it in the
+step skeleton). Each row is read in two streaming passes. The first (:func:`scan`)
+validates every record (sequences, targets, ids, splits) and keeps 8-byte hashes for
+the leakage check, so bad input fails before anything is written; :func:`_decide`
+turns the scan into the task, the rows kept and the split; the second pass
+(:func:`_write`) writes through :class:`~glmprobe.data.dataset.DatasetWriter`.
+Peak memory is one chunk plus a few bytes per row, whatever the input size.
 
 Policies (documented for users):
 
@@ -20,29 +21,22 @@ Policies (documented for users):
 
 from __future__ import annotations
 
-import hashlib
-import json
-import logging
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import click
 import numpy as np
 from tqdm import tqdm
 
 from glmprobe import __version__
-from glmprobe.atomic import atomic_dir, sha256_file
+from glmprobe.atomic import sha256_file
 from glmprobe.data.dataset import SPLITS, DatasetWriter
-from glmprobe.data.leakage import ACTIONS, canonical_hashes, check_leakage
-from glmprobe.data.readers import Chunk, Reader, open_reader
+from glmprobe.data.leakage import Leakage, canonical_hashes, check_leakage
+from glmprobe.data.readers import Chunk, Reader
 from glmprobe.data.sequences import clean_chunk
-from glmprobe.data.sheet import DatasetRow, read_sheet, select_rows
+from glmprobe.data.sheet import DatasetRow
 from glmprobe.data.splits import SplitPlan, plan_splits
 from glmprobe.errors import UserError
-from glmprobe.record import RECORD_NAME, make_record, now, read_record, write_record
 
-log = logging.getLogger(__name__)
 DATASET_NAME = "dataset.h5"
 
 
@@ -243,95 +237,47 @@ def _write(path: Path, reader: Reader, row: DatasetRow, task: str, keep: np.ndar
     return w.checksum, warnings
 
 
-# --------------------------------------------------------------------------- one row / many rows
-def _cache_key(row: DatasetRow, sources: dict, on_leakage: str) -> str:
-    options = {k: v for k, v in row.options.items() if k not in ("description", "path", "labels", "genome")}
-    blob = json.dumps({"sources": {k: v["sha256"] for k, v in sources.items()}, "options": options,
-                       "on_leakage": on_leakage, "glmprobe": __version__}, sort_keys=True, default=str)
-    return hashlib.sha256(blob.encode()).hexdigest()
+# --------------------------------------------------------------------------- the whole row
+def source_checksums(reader: Reader) -> dict[str, dict]:
+    """{role: {path, sha256}} for every file the reader reads (the cache key's inputs)."""
+    return {role: {"path": str(p), "sha256": sha256_file(p)} for role, p in reader.sources().items()}
 
 
-def _up_to_date(folder: Path, cache_key: str) -> bool:
-    try:
-        return (folder / DATASET_NAME).exists() and read_record(folder / RECORD_NAME).get("cache_key") == cache_key
-    except (OSError, ValueError):
-        return False
+@dataclass
+class Checked:
+    """Pass 1 and its decisions: everything pass 2 and the record need."""
+
+    plan: SplitPlan
+    scan: Scan
+    task: str
+    keep: np.ndarray
+    leak: Leakage
+    n: dict[str, int]
+    warnings: list[str]
+
+    @property
+    def n_dropped(self) -> int:
+        return int(self.scan.n - self.keep.sum())
 
 
-def prepare_row(row: DatasetRow, outdir: Path, on_leakage: str = "warn", force: bool = False,
-                progress: bool = False, chunk_size: int = 65536) -> Path:
-    """Prepare one sheet row; returns the dataset.h5 path."""
-    started, t0 = now(), time.perf_counter()
-    reader = open_reader(row, chunk_size)
-    sources = {role: {"path": str(p), "sha256": sha256_file(p)} for role, p in reader.sources().items()}
-    cache_key = _cache_key(row, sources, on_leakage)
-    folder = Path(outdir) / row.id
-    if not force and _up_to_date(folder, cache_key):
-        log.info("%s: up to date (same inputs and options), skipped; use --force to redo", row.id)
-        return folder / DATASET_NAME
+def check(row: DatasetRow, reader: Reader, on_leakage: str, progress: bool = False) -> Checked:
+    """Validate the whole row (pass 1) and decide task, rows kept and splits; nothing is written."""
     plan = plan_splits(row, reader)
     sc = scan(reader, row, plan, progress)
     task, keep, leak, n, warnings = _decide(row, reader, plan, sc, on_leakage)
-    provenance = {"sheet": str(row.sheet), "sheet_line": row.line, "reader": row.format, "sources": sources,
-                  "options": row.options, "split": plan.describe(), "on_leakage": on_leakage,
-                  "leakage": leak.counts(), "n_input": sc.n, "n_dropped": int(sc.n - keep.sum()),
-                  "glmprobe_version": __version__}
-    with atomic_dir(folder) as tmp:
-        checksum, more = _write(tmp / DATASET_NAME, reader, row, task, keep, sc.codes, provenance, progress)
-        warnings += more
-        for msg in warnings:
-            log.warning("%s: %s", row.id, msg)
-        record = make_record(
-            "prepare", f"datasets/{row.id}", cache_key=cache_key,
-            tags={"dataset": row.id, "task": task, "format": row.format},
-            params={k: v for k, v in {
-                "format": row.format, "task": task, "split": plan.method, "seed": row.seed,
-                "split_args": row.split_args, "width": row.width, "log1p": row.log1p, "length": row.length,
-                "on_leakage": on_leakage, "target_names": ";".join(reader.target_names)}.items() if v is not None},
-            n=n, artifacts={"dataset": DATASET_NAME},
-            inputs={**sources, "sheet": {"path": str(row.sheet), "line": row.line}},
-            dataset={"checksum": checksum, "n": int(keep.sum()), "task": task, "target_names": reader.target_names,
-                     "segments": reader.segments, "length": {"min": sc.min_len, "max": sc.max_len}},
-            leakage={**leak.counts(), "action": on_leakage,
-                     "dropped": int(leak.drop.sum()) if on_leakage == "drop" else 0},
-            dropped={"all_nan_targets": int(sc.all_nan.sum()) if task == "regression" else 0,
-                     "leakage": int(leak.drop.sum()) if on_leakage == "drop" else 0},
-            ambiguous={"bases": sc.ambiguous_bases, "records": sc.ambiguous_records},
-            warnings=warnings, started=started, duration_s=round(time.perf_counter() - t0, 3))
-        write_record(tmp, record)
-    return folder / DATASET_NAME
+    return Checked(plan, sc, task, keep, leak, n, warnings)
 
 
-def prepare_rows(sheet: str | Path, outdir: str | Path, ids: list[str] | None = None, on_leakage: str = "warn",
-                 force: bool = False, *, progress: bool = False, chunk_size: int = 65536) -> list[Path]:
-    """Step function: prepare the sheet rows named by ``ids`` (all rows when None)."""
-    if on_leakage not in ACTIONS:
-        raise UserError(f"on_leakage must be one of {', '.join(ACTIONS)}, not {on_leakage!r}")
-    sheet = Path(sheet)
-    rows = select_rows(read_sheet(sheet), ids, sheet)
-    return [prepare_row(r, Path(outdir), on_leakage, force, progress, chunk_size) for r in rows]
+def provenance(row: DatasetRow, checked: Checked, sources: dict, on_leakage: str) -> dict:
+    """What dataset.h5 records about where it came from."""
+    return {"sheet": str(row.sheet), "sheet_line": row.line, "reader": row.format, "sources": sources,
+            "options": row.options, "split": checked.plan.describe(), "on_leakage": on_leakage,
+            "leakage": checked.leak.counts(), "n_input": checked.scan.n, "n_dropped": checked.n_dropped,
+            "glmprobe_version": __version__}
 
 
-@click.command("prepare")
-@click.argument("sheet", type=click.Path(path_type=Path, dir_okay=False))
-@click.option("--id", "ids", multiple=True, metavar="ID",
-              help="Prepare only this dataset id (repeat for several). Default: every row of the sheet.")
-@click.option("--outdir", type=click.Path(path_type=Path, file_okay=False), default=Path("results/datasets"),
-              show_default=True, help="Output folder; each dataset goes to OUTDIR/<id>/dataset.h5 + record.json.")
-@click.option("--on-leakage", type=click.Choice(ACTIONS), default="warn", show_default=True,
-              help="Sequences (or reverse complements) shared between splits: warn and keep them, drop them "
-                   "from valid/test (never train), or fail.")
-@click.option("--force", is_flag=True, help="Redo datasets even when their record.json says they are up to date.")
-@click.option("--chunk-size", type=click.IntRange(min=1), default=65536, show_default=True,
-              help="Records read per chunk (memory vs. speed).")
-@click.option("-q", "--quiet", is_flag=True, help="No progress bars.")
-def prepare_command(sheet: Path, ids: tuple[str, ...], outdir: Path, on_leakage: str, force: bool,
-                    chunk_size: int, quiet: bool) -> None:
-    """Read rows of a datasets SHEET (CSV/TSV) into canonical dataset.h5 files.
-
-    Formats: fasta (+ labels table), table (CSV/TSV), bed (+ reference genome) and the
-    study's HDF5 layouts. Prints the path of each dataset.h5.
-    """
-    for path in prepare_rows(sheet, outdir, list(ids) or None, on_leakage, force, progress=not quiet,
-                             chunk_size=chunk_size):
-        click.echo(str(path))
+def write(path: Path, reader: Reader, row: DatasetRow, checked: Checked, sources: dict, on_leakage: str,
+          progress: bool = False) -> tuple[str, list[str]]:
+    """Pass 2: write ``path``; returns its checksum and the warnings found while writing."""
+    return _write(path, reader, row, checked.task, checked.keep, checked.scan.codes,
+                  provenance(row, checked, sources, on_leakage), progress)

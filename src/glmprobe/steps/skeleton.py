@@ -93,7 +93,7 @@ class Task:
         if cache_key is None and blob is None:
             raise ValueError("Task needs a blob or a cache_key")
         self.cache_key = cache_key if cache_key is not None else key_of(blob)
-        self.record = make_record(step, key, cache_key=cache_key, started=now(), **fields)
+        self.record = make_record(step, key, cache_key=self.cache_key, started=now(), **fields)
         self._t0 = time.perf_counter()
 
     @property
