@@ -23,6 +23,7 @@ from glmprobe.train.outputs import write_outputs
 from glmprobe.train.tune import TuneOptions, shared_space, tune_and_replicate, with_study
 
 STUDY = {"lr": 1e-3, "batch_size": 64, "weight_decay": 0.0, "dropout": 1.0, "width": 1.0, "grad_clip": None}
+FULL_STUDY = {"patience": 10, "lr_patience": 5, "lr_factor": 0.2, "min_lr": 1e-6, "schedule": "plateau", **STUDY}
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +46,7 @@ def test_search_enqueues_study_first_and_replicates_best(data):
     res = tune_and_replicate(build, shared_space, data, "regression", opts, target_names=["a", "b"])
     t = res.trials
     assert list(t.columns) == ["number", "state", "value", "duration_s", "best_epoch", "enqueued", "params"]
-    assert len(t) == 3 and t.loc[0, "enqueued"] and json.loads(t.loc[0, "params"]) == STUDY
+    assert len(t) == 3 and t.loc[0, "enqueued"] and json.loads(t.loc[0, "params"]) == FULL_STUDY
     done = t[t.state == "COMPLETE"]
     assert res.best_value == pytest.approx(done.value.min())
     assert res.best_params == json.loads(done.loc[done.value.idxmin(), "params"])
@@ -71,9 +72,9 @@ def test_same_seed_gives_same_search_and_weights(data):
 def test_fixed_study_skips_search_and_partial_fixed_overrides(data):
     opts = with_study(TuneOptions(fixed="study", replicates=1, max_epochs=2), STUDY)
     res = tune_and_replicate(build, shared_space, data, "regression", opts)
-    assert res.best_params == STUDY and list(res.trials.state) == ["FIXED"]
+    assert res.best_params == FULL_STUDY and list(res.trials.state) == ["FIXED"]
     part = with_study(TuneOptions(fixed={"lr": 3e-4}), STUDY)
-    assert part.fixed == {**STUDY, "lr": 3e-4} and part.enqueue[0] == STUDY
+    assert part.fixed == {**FULL_STUDY, "lr": 3e-4} and part.enqueue[0] == FULL_STUDY
 
 
 def test_unknown_pruner_is_a_user_error(data):

@@ -19,15 +19,23 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from glmprobe.heads.augment import with_rc
 from glmprobe.heads.layers import batch_norm, dropout, glorot_init_, he_uniform_, scaled
 from glmprobe.heads.rep_cnn import pool_plan
-from glmprobe.train.tune import shared_space
+from glmprobe.train.tune import STUDY_ONEHOT as LOOPS, onehot_space, shared_space
 
 REDUCE_DIM = 512   # NT_CNN.py's 1x1 reduction width (not searched)
 
-# The study's setting for tasks 2/6: Adam 1e-3, batch 256 (same for one-hot and embeddings).
-STUDY = {"width": 1.0, "dropout": 1.0, "reduce_dim": REDUCE_DIM, "lr": 1e-3, "batch_size": 256, "weight_decay": 0.0}
-STUDY_ONEHOT = dict(STUDY)
+
+def study(task: str, family: str | None = None) -> dict:
+    """Tasks 2/6: BCE, Adam 1e-3, batch 256, ReduceLR floor 1e-6, the same for one-hot and every
+    embedding. Outside the study (regression) the lentiMPRA one-hot loop (batch 128) is used."""
+    hp = {**LOOPS[task], "reduce_dim": REDUCE_DIM}
+    return {**hp, "rc": False} if family == "onehot" else hp
+
+
+STUDY = study("binary")
+STUDY_ONEHOT = study("binary", "onehot")
 
 
 class ChipCNN(nn.Module):
@@ -62,11 +70,16 @@ class ChipCNN(nn.Module):
 
 def build(in_channels: int, length: int, n_targets: int, hp: dict, *, reduce: bool = True) -> ChipCNN:
     """A fresh model for hyperparameters ``hp`` (the caller seeds torch first)."""
-    return ChipCNN(in_channels, length, n_targets, factor=float(hp.get("width", 1.0)),
-                   reduce_dim=int(hp.get("reduce_dim", REDUCE_DIM)), dropout_scale=float(hp.get("dropout", 1.0)),
-                   reduce=reduce)
+    return with_rc(ChipCNN(in_channels, length, n_targets, factor=float(hp.get("width", 1.0)),
+                           reduce_dim=int(hp.get("reduce_dim", REDUCE_DIM)),
+                           dropout_scale=float(hp.get("dropout", 1.0)), reduce=reduce), hp)
 
 
 def space(trial) -> dict:
     """The team's shared search, identical for embeddings and one-hot (bug §8.11: equal protocol)."""
     return shared_space(trial)
+
+
+def space_onehot(trial) -> dict:
+    """The one-hot baseline's search: the shared space plus reverse-complement augmentation."""
+    return onehot_space(trial)

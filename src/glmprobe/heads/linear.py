@@ -3,7 +3,8 @@
 Protocol (bugs §8.1 and §8.10 fixed): features are standardised with *train* statistics,
 every penalty on the grid is fitted on train only, the penalty is chosen per target on the
 *validation* loss, and test is only predicted. Scores are decision values (logits), never
-hard labels.
+hard labels. ``--fixed study`` is the study's own fit: its one penalty on the *raw* features
+(``standardize: false``), as sklearn's Ridge(alpha=1e-3) / LogisticRegression(C=1) saw them.
 
 * Ridge is solved in closed form for the whole grid from ONE eigendecomposition of the centred
   train matrix's Gram (or kernel) matrix, ``X^T X = V S^2 V^T``:
@@ -43,8 +44,13 @@ from glmprobe.train.tune import Replicate, TuneOptions, TuneResult, with_study
 ALPHAS = np.logspace(-4, 4, 25)
 LOGISTIC_MAX_ITER = 1000
 # The study's fixed penalties (``--fixed study``): sklearn Ridge(alpha=1e-3) on lentiMPRA and
-# LogisticRegression's default C=1 for the ChIP/eCLIP controls (paper.md §3).
-STUDY = {"regression": {"alpha": 1e-3}, "binary": {"alpha": 1.0}, "multilabel": {"alpha": 1.0}}
+# LogisticRegression's default C=1 for the ChIP/eCLIP controls (paper.md §3), both on raw features.
+STUDY = {"regression": {"alpha": 1e-3, "standardize": False}, "binary": {"alpha": 1.0, "standardize": False},
+         "multilabel": {"alpha": 1.0, "standardize": False}}
+
+
+def study(task: str, family: str | None = None) -> dict:
+    return dict(STUDY[task])
 
 
 class LinearProbe(nn.Module):
@@ -175,14 +181,18 @@ def _dense(X) -> np.ndarray:
 
 
 def fit_linear(train: Arrays, valid: Arrays, task: str, alphas: Sequence[float] = ALPHAS, *,
-               seed: int = 0, progress: bool = False) -> tuple[LinearProbe, np.ndarray, np.ndarray]:
-    """Fit on train, choose alpha per target on valid.
+               seed: int = 0, progress: bool = False,
+               standardize: bool = True) -> tuple[LinearProbe, np.ndarray, np.ndarray]:
+    """Fit on train, choose alpha per target on valid (``standardize=False``: raw features).
 
     Returns the probe, the index of the chosen alpha per target (T,) and the validation loss grid (A, T).
     """
     alphas = np.asarray(alphas, dtype=np.float64)
     X, Xv = _dense(train.X), _dense(valid.X)
-    mean, scale = standardizer(X)
+    if standardize:
+        mean, scale = standardizer(X)
+    else:
+        mean, scale = np.zeros(X.shape[1]), np.ones(X.shape[1])
     Xs, Xvs = (X - mean) / scale, (Xv - mean) / scale
     if task == "regression":
         coef, intercept, val_loss = fit_ridge(Xs, train.y.astype(np.float64), Xvs, valid.y.astype(np.float64), alphas)
@@ -219,15 +229,17 @@ def tune(data: dict[str, Arrays], task: str, opts: TuneOptions, *, target_names:
     from glmprobe.train.metrics import compute_metrics
 
     fixed = with_study(opts, STUDY[task]).fixed
+    standardize = True
     if fixed is not None:
         try:
             alphas = [float(fixed["alpha"])]
         except (TypeError, ValueError):
             raise UserError(f"alpha must be a number, got {fixed['alpha']!r}", where="--fixed",
                             hint='Use for example --fixed \'{"alpha": 0.001}\'.') from None
+        standardize = bool(fixed.get("standardize", True))
     alphas = np.asarray(alphas, dtype=np.float64)
     model, best, val_loss = fit_linear(data["train"], data["valid"], task, alphas, seed=opts.seed,
-                                             progress=opts.progress)
+                                       progress=opts.progress, standardize=standardize)
     model.eval()
     preds, metrics = {}, {}
     with torch.inference_mode():
@@ -239,6 +251,7 @@ def tune(data: dict[str, Arrays], task: str, opts: TuneOptions, *, target_names:
     else:
         params = {f"alpha/{name}": float(alphas[b]) for name, b in zip(target_names, best)}
     params["penalty"] = "ridge" if task == "regression" else "logistic-l2"
+    params["standardize"] = standardize
     best_value = float(np.nanmean(val_loss[best, np.arange(len(best))]))
     return TuneResult(params, trials_table(alphas, val_loss, target_names),
                       [Replicate(opts.seed, model, preds, metrics, best_epoch=0)], best_value)

@@ -15,14 +15,23 @@ import torch
 from torch import nn
 
 from glmprobe.heads.layers import batch_norm, dropout, scaled
-from glmprobe.train.tune import shared_space
+from glmprobe.train.tune import STUDY_FIT, STUDY_ONEHOT as LOOPS, shared_space
 
 INIT_STD = 0.005   # Keras RandomNormal(0, 0.005) of rep_mlp / rep_cnn
 
 DROPOUT = 0.5      # the study's dense dropout; the searched ``dropout`` hyperparameter scales it
 
-# The study's setting (rep_mlp, lentiMPRA: lr 1e-4, batch 512, f = 1); always tried first.
-STUDY = {"width": 1.0, "dropout": 1.0, "lr": 1e-4, "batch_size": 512, "weight_decay": 0.0}
+
+
+def study(task: str, family: str | None = None) -> dict:
+    """rep_mlp as the study trained it: lentiMPRA lr 1e-4, batch 512, ReduceLR floor 1e-8;
+    ChIP/eCLIP lr 1e-3, batch 256, floor 1e-6 (paper.md §3). The same for every gLM."""
+    if task == "regression":
+        return {**STUDY_FIT, "lr": 1e-4, "batch_size": 512, "min_lr": 1e-8}
+    return dict(LOOPS[task])
+
+
+STUDY = study("regression")
 
 
 def init_normal_(module: nn.Module, std: float = INIT_STD) -> nn.Module:

@@ -13,10 +13,17 @@ import torch
 from torch import nn
 
 from glmprobe.heads.layers import ChannelSoftmax, batch_norm, conv, dropout, glorot_init_, require_length, scaled
-from glmprobe.train.tune import shared_space
+from glmprobe.heads.augment import with_rc
+from glmprobe.train.tune import STUDY_ONEHOT, onehot_space
 
-STUDY = {"lr": 1e-3, "batch_size": 128, "weight_decay": 0.0, "dropout": 1.0, "width": 1.0,
-         "patience": 10, "lr_patience": 5, "lr_factor": 0.2, "min_lr": 1e-6, "grad_clip": None}
+
+def study(task: str, family: str | None = None) -> dict:
+    """Trained in the study's lentiMPRA one-hot loop (as ResNet); binary tasks: its ChIP loop."""
+    return {**STUDY_ONEHOT[task], "rc": False}
+
+
+STUDY = study("regression")
+
 
 
 def out_length(length: int) -> int:
@@ -52,8 +59,9 @@ class MPRAnn(nn.Module):
 
 
 def build(in_channels: int, length: int, n_targets: int, hp: dict) -> MPRAnn:
-    return MPRAnn(in_channels, length, n_targets, float(hp.get("width", 1.0)), float(hp.get("dropout", 1.0)))
+    return with_rc(MPRAnn(in_channels, length, n_targets, float(hp.get("width", 1.0)),
+                          float(hp.get("dropout", 1.0))), hp)
 
 
 def space(trial) -> dict:
-    return shared_space(trial)
+    return onehot_space(trial)

@@ -16,16 +16,36 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from glmprobe.heads.augment import with_rc
 from glmprobe.heads.layers import Exp, batch_norm, dropout, scaled
 from glmprobe.heads.mlp import DenseTail, init_normal_
-from glmprobe.train.tune import shared_space
+from glmprobe.train.tune import STUDY_FIT, STUDY_ONEHOT as ONEHOT_LOOPS, onehot_space, shared_space
 
 REDUCE_DIM = 196   # the 1x1 reduction width of NT_layer_probe.py and of the one-hot CNN (not searched)
+REDUCE_DIM_OTHERS = 128   # lentiMPRA/representation_perf.ipynb: GPN, DNABERT-2, HyenaDNA, randbert, Sei
 
-# The study's settings (paper.md §3-4). STUDY: NT layer probe (reduce_dim 196, lr 1e-4, batch 256).
-# STUDY_ONEHOT: the one-hot "CNN" of onehot_models.py (lr 1e-3, batch 128). Searched keys lie in space().
-STUDY = {"width": 1.0, "dropout": 1.0, "reduce_dim": REDUCE_DIM, "lr": 1e-4, "batch_size": 256, "weight_decay": 0.0}
-STUDY_ONEHOT = {**STUDY, "lr": 1e-3, "batch_size": 128}
+
+def study(task: str, family: str | None = None) -> dict:
+    """The study's rep_cnn callers (paper.md §3-4), per input:
+
+    * one-hot ("CNN" of onehot_models.py): reduce_dim 196, lr 1e-3, batch 128, ReduceLR floor 1e-6;
+    * NT (NT_layer_probe.py): reduce_dim 196, lr 1e-4, batch 256, floor 1e-8;
+    * every other gLM (representation_perf.ipynb): reduce_dim 128, lr 1e-4, batch 64, floor 1e-8.
+
+    The study ran rep_cnn on lentiMPRA only; on binary tasks the ChIP/eCLIP loop (lr 1e-3,
+    batch 256, floor 1e-6) replaces the lentiMPRA one, with the same reduction width.
+    """
+    if family == "onehot":
+        return {**ONEHOT_LOOPS[task], "reduce_dim": REDUCE_DIM, "rc": False}
+    reduce_dim = REDUCE_DIM if family == "nt" else REDUCE_DIM_OTHERS
+    if task != "regression":
+        return {**ONEHOT_LOOPS[task], "reduce_dim": reduce_dim}
+    batch = 256 if family == "nt" else 64
+    return {**STUDY_FIT, "reduce_dim": reduce_dim, "lr": 1e-4, "batch_size": batch, "min_lr": 1e-8}
+
+
+STUDY = study("regression", "nt")
+STUDY_ONEHOT = study("regression", "onehot")
 
 
 def pool_plan(length: int, sizes: tuple[int, ...]) -> tuple[list[int], int]:
@@ -63,10 +83,16 @@ class RepCNN(nn.Module):
 
 def build(in_channels: int, length: int, n_targets: int, hp: dict) -> RepCNN:
     """A fresh model for hyperparameters ``hp`` (the caller seeds torch first)."""
-    return RepCNN(in_channels, length, n_targets, factor=float(hp.get("width", 1.0)),
-                  reduce_dim=int(hp.get("reduce_dim", REDUCE_DIM)), dropout_scale=float(hp.get("dropout", 1.0)))
+    return with_rc(RepCNN(in_channels, length, n_targets, factor=float(hp.get("width", 1.0)),
+                          reduce_dim=int(hp.get("reduce_dim", REDUCE_DIM)),
+                          dropout_scale=float(hp.get("dropout", 1.0))), hp)
 
 
 def space(trial) -> dict:
     """The team's shared search, identical for embeddings and one-hot (bug §8.11: equal protocol)."""
     return shared_space(trial)
+
+
+def space_onehot(trial) -> dict:
+    """The one-hot baseline's search: the shared space plus reverse-complement augmentation."""
+    return onehot_space(trial)

@@ -16,11 +16,17 @@ import torch
 from torch import nn
 
 from glmprobe.heads.layers import batch_norm, conv, dropout, glorot_init_, require_length, scaled
-from glmprobe.train.tune import shared_space
+from glmprobe.heads.augment import with_rc
+from glmprobe.train.tune import STUDY_ONEHOT, onehot_space
 
-# lentiMPRA/onehot_models.py: Adam 1e-3, batch 128, MSE, ES 10, ReduceLR x0.2/5 (min 1e-6), no clipping
-STUDY = {"lr": 1e-3, "batch_size": 128, "weight_decay": 0.0, "dropout": 1.0, "width": 1.0,
-         "patience": 10, "lr_patience": 5, "lr_factor": 0.2, "min_lr": 1e-6, "grad_clip": None}
+
+def study(task: str, family: str | None = None) -> dict:
+    """lentiMPRA/onehot_models.py: Adam 1e-3, batch 128, MSE, ES 10, ReduceLR x0.2/5 (min 1e-6), no
+    clipping; on binary tasks the study's one-hot ChIP/eCLIP loop (batch 256)."""
+    return {**STUDY_ONEHOT[task], "rc": False}
+
+
+STUDY = study("regression")
 DILATIONS = (1, 2, 4, 8, 16)
 
 
@@ -66,8 +72,9 @@ class ResNet(nn.Module):
 
 def build(in_channels: int, length: int, n_targets: int, hp: dict) -> ResNet:
     """A fresh model for ``hp`` (the caller seeds torch first)."""
-    return ResNet(in_channels, length, n_targets, float(hp.get("width", 1.0)), float(hp.get("dropout", 1.0)))
+    return with_rc(ResNet(in_channels, length, n_targets, float(hp.get("width", 1.0)),
+                          float(hp.get("dropout", 1.0))), hp)
 
 
 def space(trial) -> dict:
-    return shared_space(trial)
+    return onehot_space(trial)

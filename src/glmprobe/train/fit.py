@@ -5,8 +5,13 @@ early stopping on validation loss (min_delta 0, best weights restored),
 ReduceLROnPlateau with an *absolute* threshold of 1e-4 (Keras' min_delta), a
 cap on epochs. Additions the study lacked: gradient clipping, seeded shuffling
 every epoch, a masked loss (NaN targets are unobserved, e.g. splicing tissues),
-and BCE-with-logits on a linear output (never a probability loss on logits,
-study bug §8.2).
+BCE-with-logits on a linear output (never a probability loss on logits,
+study bug §8.2), an optional cosine schedule, and a wall-clock deadline checked at
+every epoch boundary (so ``--timeout`` bounds a search, not only the trial count).
+
+Every epoch's train loss, validation loss, validation headline metric (Pearson or
+AUROC, mean over targets) and learning rate go into ``FitResult.history``; the record
+keeps it per replicate and MLflow logs it with ``step = epoch``.
 """
 
 from __future__ import annotations
@@ -41,8 +46,10 @@ class FitConfig:
     lr_factor: float = 0.2
     min_lr: float = 1e-6
     grad_clip: float | None = 1.0
+    schedule: str = "plateau"       # plateau (ReduceLROnPlateau, the study's) | cosine (to min_lr by the cap)
     seed: int = 0
     device: str = "cpu"
+    deadline: float | None = None   # time.monotonic() after which no new epoch starts
 
 
 @dataclass
@@ -51,6 +58,7 @@ class FitResult:
     best_epoch: int              # 1-based epoch of the best validation loss
     best_val_loss: float
     history: list[dict] = field(default_factory=list)  # one dict per epoch
+    stopped: str = "max_epochs"  # max_epochs | patience | deadline | diverged
 
 
 def masked_loss(out: torch.Tensor, y: torch.Tensor, task: str, reduction: str = "mean") -> torch.Tensor:
@@ -73,15 +81,36 @@ def masked_loss(out: torch.Tensor, y: torch.Tensor, task: str, reduction: str = 
     return total / mask.sum().clamp(min=1)
 
 
-def _evaluate(model: nn.Module, feeder: Feeder, task: str, batch_size: int) -> float:
-    """Validation loss over the whole split (sum over observed entries / their count)."""
+HEADLINE = {REGRESSION: "pearson", BINARY: "auroc", MULTILABEL: "auroc"}
+
+
+def _evaluate(model: nn.Module, feeder: Feeder, task: str, batch_size: int) -> tuple[float, float]:
+    """Validation loss over the whole split (sum over observed entries / their count) and the
+    headline metric (mean over targets) of the same outputs."""
+    from glmprobe.train.metrics import compute_metrics
+
     model.eval()
-    total, count = 0.0, 0
+    total, count, outs = 0.0, 0, []
     with torch.inference_mode():
         for xb, yb in feeder.batches(batch_size):
-            total += float(masked_loss(model(xb), yb, task, reduction="sum"))
+            out = model(xb)
+            total += float(masked_loss(out, yb, task, reduction="sum"))
             count += int((~torch.isnan(yb)).sum())
-    return total / count if count else math.nan
+            outs.append(out.float().reshape(len(xb), -1).cpu().numpy())
+    loss = total / count if count else math.nan
+    metric = math.nan
+    if outs and math.isfinite(loss):
+        y = feeder.data.y
+        key = f"v_{HEADLINE[task]}"
+        metric = compute_metrics(y, np.concatenate(outs), task, [f"t{j}" for j in range(y.shape[1])],
+                                 prefix="v").get(key, math.nan)
+    return loss, float(metric)
+
+
+def _cosine_lr(cfg: FitConfig, epoch: int, horizon: int) -> float:
+    """Learning rate for 1-based ``epoch``: cosine from ``lr`` down to ``min_lr`` at ``horizon``."""
+    t = min(max(epoch - 1, 0) / max(horizon - 1, 1), 1.0)
+    return cfg.min_lr + (cfg.lr - cfg.min_lr) * 0.5 * (1.0 + math.cos(math.pi * t))
 
 
 def _state_copy(model: nn.Module) -> dict[str, torch.Tensor]:
@@ -94,7 +123,12 @@ def fit(model: nn.Module, train: Arrays, valid: Arrays, task: str, cfg: FitConfi
 
     With an Optuna ``trial`` the validation loss is reported every epoch and the
     trial is pruned when the pruner says so (``optuna.TrialPruned`` propagates).
+    With ``cfg.deadline`` no epoch starts that would end after it (judged by the last
+    epoch's duration); the best weights so far are kept and ``stopped`` is "deadline".
+    The cosine schedule anneals over the epochs that fit the cap and the deadline.
     """
+    if cfg.schedule not in ("plateau", "cosine"):
+        raise ValueError(f"unknown schedule {cfg.schedule!r} (plateau or cosine)")
     device = torch.device(cfg.device)
     torch.manual_seed(cfg.seed)  # dropout masks
     order_rng = rng(cfg.seed, stream=1)  # data order, independent of the init stream
@@ -106,9 +140,20 @@ def fit(model: nn.Module, train: Arrays, valid: Arrays, task: str, cfg: FitConfi
     tr, va = Feeder(train, device), Feeder(valid, device)
     best_loss, best_epoch, best_state, wait = math.inf, 0, _state_copy(model), 0
     history: list[dict] = []
+    stopped, horizon, last = "max_epochs", cfg.max_epochs, 0.0
     bar = tqdm(range(1, cfg.max_epochs + 1), desc="epochs", unit="ep", leave=False, file=sys.stderr,
                disable=not progress or not sys.stderr.isatty())
     for epoch in bar:
+        if cfg.deadline is not None:
+            left = cfg.deadline - time.monotonic()
+            if epoch > 1 and left < last:   # the next epoch would overrun the budget
+                stopped = "deadline"
+                break
+            if cfg.schedule == "cosine" and last > 0:
+                horizon = min(cfg.max_epochs, epoch - 1 + max(1, int(left // last)))
+        if cfg.schedule == "cosine":
+            for group in opt.param_groups:
+                group["lr"] = _cosine_lr(cfg, epoch, horizon)
         t0 = time.perf_counter()
         model.train()
         run_loss, run_n = 0.0, 0
@@ -124,30 +169,34 @@ def fit(model: nn.Module, train: Arrays, valid: Arrays, task: str, cfg: FitConfi
             run_loss += float(loss.detach()) * len(xb)
             run_n += len(xb)
         train_loss = run_loss / max(run_n, 1)
-        val_loss = _evaluate(model, va, task, max(cfg.batch_size, 256))
+        val_loss, val_metric = _evaluate(model, va, task, max(cfg.batch_size, 256))
         lr = opt.param_groups[0]["lr"]
-        history.append({"epoch": epoch, "train_loss": train_loss, "val_loss": val_loss, "lr": lr,
-                        "seconds": time.perf_counter() - t0})
+        last = time.perf_counter() - t0
+        history.append({"epoch": epoch, "train_loss": train_loss, "val_loss": val_loss,
+                        f"val_{HEADLINE[task]}": val_metric, "lr": lr, "seconds": last})
         bar.set_postfix(train=f"{train_loss:.4g}", val=f"{val_loss:.4g}")
         if not math.isfinite(val_loss) or not math.isfinite(train_loss):
             log.warning("training diverged at epoch %d (loss %s); keeping epoch %d", epoch, val_loss, best_epoch)
+            stopped = "diverged"
             break
         if val_loss < best_loss:  # Keras EarlyStopping: min_delta 0
             best_loss, best_epoch, best_state, wait = val_loss, epoch, _state_copy(model), 0
         else:
             wait += 1
-        sched.step(val_loss)
+        if cfg.schedule == "plateau":
+            sched.step(val_loss)
         if trial is not None:
             trial.report(val_loss, epoch)
             if trial.should_prune():
                 import optuna
                 raise optuna.TrialPruned(f"pruned at epoch {epoch} (val_loss {val_loss:.4g})")
         if wait >= cfg.patience:
+            stopped = "patience"
             break
     bar.close()
     model.load_state_dict(best_state)
     model.eval()
-    return FitResult(model, best_epoch, best_loss, history)
+    return FitResult(model, best_epoch, best_loss, history, stopped)
 
 
 def predict(model: nn.Module, X, *, batch_size: int = 512, device: str = "cpu") -> np.ndarray:

@@ -18,7 +18,8 @@ from glmprobe.errors import UserError
 from glmprobe.train.tune import PRUNERS, STUDY_PRESET, TuneOptions
 
 DEVICES = ("auto", "cpu", "cuda")
-_KEYS = ("trials", "timeout", "pruner", "replicates", "seed", "max_epochs", "device", "fixed", "quiet")
+_KEYS = ("trials", "timeout", "refit_timeout", "pruner", "replicates", "seed", "max_epochs", "device", "fixed",
+         "quiet")
 
 
 def resolve_device(name: str) -> str:
@@ -55,12 +56,16 @@ def parse_fixed(value: str | None) -> dict | str | None:
 
 
 def tuning_options(f):
-    """Add --trials --timeout --pruner --replicates --seed --max-epochs --device --fixed --quiet."""
+    """Add --trials --timeout --refit-timeout --pruner --replicates --seed --max-epochs --device --fixed --quiet."""
     options = [
         click.option("--trials", type=click.IntRange(min=1), default=20, show_default=True,
                      help="Optuna trials per model (the study's settings are always trial 0)."),
         click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=None,
-                     help="Stop the search after this many seconds (on top of --trials)."),
+                     help="Wall-time budget of the search in seconds (on top of --trials): no trial starts "
+                          "after it, and a running trial stops at the next epoch boundary that would pass it."),
+        click.option("--refit-timeout", type=click.FloatRange(min=0, min_open=True), default=None,
+                     help="Wall-time budget in seconds for each replicate refit of the best configuration "
+                          "(stopped at an epoch boundary, best weights kept). Default: --timeout, else none."),
         click.option("--pruner", type=click.Choice(PRUNERS), default="median", show_default=True,
                      help="Stop unpromising trials early on validation loss."),
         click.option("--replicates", type=click.IntRange(min=1), default=3, show_default=True,
@@ -86,7 +91,8 @@ def tune_options_from(kwargs: dict) -> TuneOptions:
     vals = {k: kwargs.pop(k) for k in _KEYS if k in kwargs}
     quiet = vals.pop("quiet", False)
     return TuneOptions(
-        trials=vals.get("trials", 20), timeout=vals.get("timeout"), pruner=vals.get("pruner", "median"),
+        trials=vals.get("trials", 20), timeout=vals.get("timeout"), refit_timeout=vals.get("refit_timeout"),
+        pruner=vals.get("pruner", "median"),
         replicates=vals.get("replicates", 3), seed=vals.get("seed", 0), max_epochs=vals.get("max_epochs", 100),
         device=resolve_device(vals.get("device", "auto")), fixed=parse_fixed(vals.get("fixed")),
         progress=not quiet and sys.stderr.isatty())

@@ -6,6 +6,18 @@ searches the same shared hyper-parameters (:func:`shared_space`) under the same
 trial/time budget, the study's own settings are always evaluated first
 ("faithful" config, via ``enqueue``), and the winner is retrained over R seeds
 (seed, seed+1, ...) so every score comes with a replicate spread (§8.12).
+
+Two kinds of settings, kept apart on purpose (issue 9, defect 8):
+
+* trial 0 is the study's setting *for this task and this model* (:func:`study_settings`:
+  a module's ``study(task, family)``), every field of it, e.g. rep_cnn on GPN embeddings
+  for lentiMPRA: reduce_dim 128, lr 1e-4, batch 64, ReduceLR floor 1e-8, no clipping;
+* every other trial takes :data:`PROTOCOL` for what the space does not search, the same
+  for every contestant of a comparison (one-hot or embedding).
+
+``timeout`` bounds the wall time of the search: a running trial stops at the next epoch
+boundary when the budget is spent (pruned once another trial has finished), and each
+replicate refit gets its own ``refit_timeout``.
 """
 
 from __future__ import annotations
@@ -42,21 +54,53 @@ BATCH_SIZES = (32, 64, 128, 256, 512)
 WEIGHT_DECAYS = (0.0, 1e-6, 1e-5, 1e-4, 1e-3, 1e-2)
 DROPOUT_SCALES = (0.5, 0.75, 1.0, 1.25, 1.5)
 WIDTHS = (0.5, 1.0, 2.0)
-FIT_KEYS = ("lr", "weight_decay", "batch_size", "patience", "lr_patience", "lr_factor", "min_lr", "grad_clip")
+SCHEDULES = ("plateau", "cosine")
+FIT_KEYS = ("lr", "weight_decay", "batch_size", "patience", "lr_patience", "lr_factor", "min_lr", "grad_clip",
+            "schedule")
+
+# Settings outside the search space: the same for every searched trial of every contestant.
+# Early stopping and ReduceLROnPlateau as the study's one-hot runs; clipping at norm 1 (the
+# study had none; a deliberate deviation, see CHANGELOG) keeps high sampled learning rates
+# and the exp activation of rep_cnn from diverging.
+PROTOCOL = {"patience": 10, "lr_patience": 5, "lr_factor": 0.2, "min_lr": 1e-6, "grad_clip": 1.0}
+
+# The study's training loops (paper.md §3-4), by task kind. Trial 0 and ``--fixed study`` use them.
+STUDY_FIT = {"patience": 10, "lr_patience": 5, "lr_factor": 0.2, "grad_clip": None, "weight_decay": 0.0,
+             "schedule": "plateau", "dropout": 1.0, "width": 1.0}
+STUDY_ONEHOT = {  # lentiMPRA onehot_models.py | chip_cnn on one-hot (CNN_baseline_perf.py)
+    "regression": {**STUDY_FIT, "lr": 1e-3, "batch_size": 128, "min_lr": 1e-6},
+    "binary": {**STUDY_FIT, "lr": 1e-3, "batch_size": 256, "min_lr": 1e-6},
+}
+STUDY_ONEHOT["multilabel"] = STUDY_ONEHOT["binary"]
+
+
+def study_settings(module, task: str, family: str | None = None) -> dict:
+    """The study's full setting for ``module``'s head/arch on ``task`` with inputs from ``family``
+    (``onehot`` or a gLM family); modules without ``study()`` keep a fixed ``STUDY`` dict."""
+    if hasattr(module, "study"):
+        return dict(module.study(task, family))
+    return dict(module.STUDY)
 
 
 def shared_space(trial: optuna.Trial, *, width: bool = True, dropout: bool = True) -> dict:
-    """The hyper-parameters every head/arch searches: lr, weight_decay, batch_size, dropout (scale), width."""
+    """What every head/arch searches: lr, weight_decay, batch_size, LR schedule, dropout (scale), width."""
     hp = {
         "lr": trial.suggest_float("lr", *LR_RANGE, log=True),
         "weight_decay": trial.suggest_categorical("weight_decay", WEIGHT_DECAYS),
         "batch_size": trial.suggest_categorical("batch_size", BATCH_SIZES),
+        "schedule": trial.suggest_categorical("schedule", SCHEDULES),
     }
     if dropout:  # a scale: multiplies every dropout rate of the architecture
         hp["dropout"] = trial.suggest_categorical("dropout", DROPOUT_SCALES)
     if width:  # the study's width factor f: scales filters and dense units
         hp["width"] = trial.suggest_categorical("width", WIDTHS)
     return hp
+
+
+def onehot_space(trial: optuna.Trial, **kwargs) -> dict:
+    """The shared space plus reverse-complement augmentation, which only one-hot input allows
+    (an embedding store holds the forward strand only)."""
+    return {**shared_space(trial, **kwargs), "rc": trial.suggest_categorical("rc", (False, True))}
 
 
 @dataclass
@@ -71,6 +115,7 @@ class TuneOptions:
     fixed: dict | str | None = None       # skip the search: these hyper-parameters, or "study"
     enqueue: Sequence[dict] = ()          # evaluated first, e.g. the study's settings
     progress: bool = False                # tqdm bars on stderr (only when it is a TTY)
+    refit_timeout: float | None = None    # seconds per replicate refit (None: --timeout when given)
 
 
 @dataclass
@@ -81,6 +126,12 @@ class Replicate:
     metrics: dict[str, float]
     best_epoch: int
     history: list[dict] = field(default_factory=list)
+    stopped: str = ""                     # why training ended (patience, max_epochs, deadline, ...)
+
+
+def refit_budget(opts: TuneOptions) -> float | None:
+    """Wall seconds each replicate refit may take: ``refit_timeout``, else ``timeout``, else none."""
+    return opts.refit_timeout if opts.refit_timeout is not None else opts.timeout
 
 
 @dataclass
@@ -94,8 +145,11 @@ class TuneResult:
 def with_study(opts: TuneOptions, study: dict) -> TuneOptions:
     """Resolve ``fixed="study"`` and put the study's settings first in the queue.
 
-    A partial ``fixed`` dict overrides single study settings (``{"lr": 3e-4}``).
+    A partial ``fixed`` dict overrides single study settings (``{"lr": 3e-4}``). Loop settings
+    ``study`` leaves out are the study's loop (:data:`STUDY_FIT`, ReduceLR floor 1e-6), never the
+    search's :data:`PROTOCOL`.
     """
+    study = {**STUDY_FIT, "min_lr": 1e-6, **study}
     fixed = opts.fixed
     if fixed == STUDY_PRESET:
         fixed = dict(study)
@@ -105,12 +159,12 @@ def with_study(opts: TuneOptions, study: dict) -> TuneOptions:
     return replace(opts, fixed=fixed, enqueue=enqueue)
 
 
-def fit_config(hp: dict, opts: TuneOptions, seed: int, device: str) -> FitConfig:
+def fit_config(hp: dict, opts: TuneOptions, seed: int, device: str, deadline: float | None = None) -> FitConfig:
     """FitConfig from hyper-parameters (unset keys keep FitConfig defaults)."""
     given = {k: hp[k] for k in FIT_KEYS if k in hp}
     if "batch_size" in given:
         given["batch_size"] = int(given["batch_size"])
-    return FitConfig(**given, max_epochs=opts.max_epochs, seed=seed, device=device)
+    return FitConfig(**given, max_epochs=opts.max_epochs, seed=seed, device=device, deadline=deadline)
 
 
 def _pruner(name: str, max_epochs: int) -> optuna.pruners.BasePruner:
@@ -160,10 +214,10 @@ def tune_and_replicate(build: Builder, space: SearchSpace, data: dict[str, Array
     train, valid = data["train"], data["valid"]
     names = list(target_names) if target_names is not None else [f"t{i}" for i in range(train.n_targets)]
 
-    def run(hp: dict, seed: int, trial=None) -> FitResult:
+    def run(hp: dict, seed: int, trial=None, deadline: float | None = None) -> FitResult:
         seed_everything(seed)
         model = build(hp)
-        return fit(model, train, valid, task, fit_config(hp, opts, seed, device), trial=trial,
+        return fit(model, train, valid, task, fit_config(hp, opts, seed, device, deadline), trial=trial,
                    progress=opts.progress)
 
     if opts.fixed is not None:
@@ -178,17 +232,21 @@ def tune_and_replicate(build: Builder, space: SearchSpace, data: dict[str, Array
             # the search space only suggests its own keys; the rest travels as a user attr
             study.enqueue_trial(cfg, user_attrs={"enqueued": cfg}, skip_if_exists=True)
 
-        # Settings the space does not search (e.g. a model's grad_clip or patience) hold for
-        # every trial, not only the enqueued one.
-        protocol = dict(opts.enqueue[0]) if opts.enqueue else {}
+        # What the space does not search is PROTOCOL for every searched trial (the same for all
+        # contestants); only the enqueued study trial carries the study's own values.
+        deadline = time.monotonic() + opts.timeout if opts.timeout else None
 
         def objective(trial: optuna.Trial) -> float:
-            hp = {**protocol, **trial.user_attrs.get("enqueued", {}), **space(trial)}
+            hp = {**PROTOCOL, **trial.user_attrs.get("enqueued", {}), **space(trial)}
             trial.set_user_attr("hp", hp)
             # Trials train on their own seed stream, so no replicate is the winner of the
             # search (its valid score would be optimistically biased).
-            res = run(hp, opts.seed + SEARCH_SEED_OFFSET, trial)
+            res = run(hp, opts.seed + SEARCH_SEED_OFFSET, trial, deadline)
             trial.set_user_attr("best_epoch", res.best_epoch)
+            trial.set_user_attr("stopped", res.stopped)
+            finished = any(t.state == optuna.trial.TrialState.COMPLETE for t in trial.study.trials)
+            if res.stopped == "deadline" and finished:   # cut short: not comparable with finished trials
+                raise optuna.TrialPruned(f"search budget spent at epoch {len(res.history)}")
             return res.best_val_loss if math.isfinite(res.best_val_loss) else math.inf
 
         bar = tqdm(total=opts.trials, desc="trials", unit="trial", file=sys.stderr,
@@ -205,12 +263,14 @@ def tune_and_replicate(build: Builder, space: SearchSpace, data: dict[str, Array
         best, best_value = dict(best_trial.user_attrs["hp"]), float(best_trial.value)
 
     replicates = []
+    budget = refit_budget(opts)
     for r in range(opts.replicates):
         seed = opts.seed + r
         t0 = time.perf_counter()
-        res = run(best, seed)  # every replicate is a fresh fit: exchangeable draws for the CI
+        # every replicate is a fresh fit (exchangeable draws for the CI), each on its own budget
+        res = run(best, seed, deadline=time.monotonic() + budget if budget else None)
         preds = {s: predict(res.model, data[s].X, device=device) for s in ("valid", "test") if s in data}
         replicates.append(Replicate(seed, res.model.cpu(), preds, _metrics(data, preds, task, names),
-                                    res.best_epoch, res.history))
+                                    res.best_epoch, res.history, res.stopped))
         log.info("replicate seed %d: best epoch %d in %.1f s", seed, res.best_epoch, time.perf_counter() - t0)
     return TuneResult(best, trials, replicates, best_value)
