@@ -13,6 +13,7 @@ from the end (-1 = last block). Records always hold absolute numbers.
 from __future__ import annotations
 
 import abc
+import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar, Sequence
@@ -102,6 +103,12 @@ class Adapter(abc.ABC):
         counts first, then refuses or windows over-long sequences (never truncates)."""
         return np.asarray(self.tokenize(seqs).lengths, dtype=np.int64)
 
+    def check_random_init(self) -> None:
+        """For ``random_init`` models: raise UserError naming every floating-point parameter that
+        still holds its pre-trained value (the embed step calls this right after ``load``)."""
+        if self.spec.random_init:
+            check_reinitialized(self.model, getattr(self, "pretrained_digests", None), self.spec.id)
+
     def weight_files(self) -> list[Path]:
         """Files whose sha256 enters the cache key (empty for hub-only loads)."""
         return []
@@ -151,29 +158,67 @@ def get_adapter(spec: ModelSpec, device: str = "cpu") -> Adapter:
 
 
 RANDOM_INIT_SEED = 0
+# The stream actually seeded: derived from RANDOM_INIT_SEED so it does not coincide with the common
+# torch.manual_seed(0) a checkpoint may have been built with (that would redraw its first weights).
+_INIT_STREAM = int.from_bytes(hashlib.sha256(f"glmprobe.random_init:{RANDOM_INIT_SEED}".encode()).digest()[:8], "big")
 
 
 def reinitialize(model: "torch.nn.Module", seed: int = RANDOM_INIT_SEED) -> "torch.nn.Module":
-    """Re-initialise every weight in place, seeded: the study's "randbert" control for any family.
+    """Re-initialise EVERY parameter in place, seeded: the study's "randbert" control for any family.
 
-    Uses the model's own ``_init_weights`` (Hugging Face models) and falls back to each
-    module's ``reset_parameters``. transformers marks loaded tensors ``_is_hf_initialized``
-    and then skips them, so the marks are cleared first (otherwise nothing would change).
+    The values are those of a freshly constructed model of the same class and config (its
+    constructor's own per-module initialisation, then its ``post_init``), copied over the loaded
+    ones. Calling ``_init_weights`` alone is not enough: upstream versions skip module types
+    (GPN's dilated Conv1d; HyenaDNA's short filter, filter bias, sine frequency, LayerNorms;
+    Caduceus' in_proj, x_proj, dt_proj, conv1d, A_log, D), which would stay pre-trained.
+    Models without a config (plain modules) fall back to every module's ``reset_parameters``.
     """
+    import copy
+
     import torch
 
-    for tensor in list(model.parameters()) + list(model.buffers()):
-        if getattr(tensor, "_is_hf_initialized", False):
-            tensor._is_hf_initialized = False
-    init_fn = getattr(model, "_init_weights", None)
+    stream = _INIT_STREAM if seed == RANDOM_INIT_SEED else seed
     with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        with torch.no_grad():
-            for module in model.modules():
-                if hasattr(module, "_is_hf_initialized"):
-                    module._is_hf_initialized = False
-                if init_fn is not None:
-                    init_fn(module)
-                elif hasattr(module, "reset_parameters") and callable(module.reset_parameters):
-                    module.reset_parameters()
+        torch.manual_seed(stream)
+        config = getattr(model, "config", None)
+        if config is None:
+            with torch.no_grad():
+                for module in model.modules():
+                    if callable(getattr(module, "reset_parameters", None)):
+                        module.reset_parameters()
+            return model
+        fresh = type(model)(copy.deepcopy(config))
+    fresh_state = fresh.state_dict()
+    with torch.no_grad():
+        for name, tensor in list(model.named_parameters()) + list(model.named_buffers()):
+            if name in fresh_state:
+                tensor.copy_(fresh_state[name])
     return model
+
+
+def parameter_digests(model: "torch.nn.Module") -> dict[str, str]:
+    """{name: digest of the bytes} for every floating-point parameter (tied ones once)."""
+    import torch
+
+    out = {}
+    for name, p in model.named_parameters():
+        if p.is_floating_point():
+            raw = p.detach().cpu().contiguous().view(-1).view(torch.uint8)  # exact bytes, any float dtype
+            out[name] = hashlib.blake2b(raw.numpy().tobytes(), digest_size=16).hexdigest()
+    return out
+
+
+def check_reinitialized(model: "torch.nn.Module", pretrained: dict[str, str] | None, model_id: str) -> None:
+    """Refuse a random-init control that kept any pre-trained floating-point parameter."""
+    if pretrained is None:
+        raise UserError(f"model '{model_id}': random_init=true but the weights were not re-initialised "
+                        "(this family's adapter does not support the random-init control)")
+    now = parameter_digests(model)
+    kept = [name for name, digest in now.items() if pretrained.get(name) == digest]
+    if kept:
+        shown = ", ".join(kept[:8]) + (f" and {len(kept) - 8} more" if len(kept) > 8 else "")
+        raise UserError(f"model '{model_id}': random_init left {len(kept)} of {len(now)} floating-point parameters "
+                        f"at their pre-trained values ({shown}); the control would not be random, so no "
+                        "embeddings were written",
+                        hint="Report this family/checkpoint: its re-initialisation skips these tensors "
+                             "(glmprobe.glm.adapter.reinitialize)")

@@ -125,6 +125,7 @@ def embed_step(dataset: str | os.PathLike, spec: ModelSpec, outdir: str | os.Pat
         if quiet and spec.family != "onehot":
             quiet_hf()
         adapter.load()
+        adapter.check_random_init()  # a random-init control that kept any pre-trained tensor is refused
         layers = adapter.resolve_layers(spec.layers)
         limit = context_limit(adapter, spec.max_length)
         fields = key_fields(dataset_checksum=ds.checksum, spec=spec, adapter_version=adapter.version,

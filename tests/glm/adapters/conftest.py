@@ -120,44 +120,78 @@ def toy_remote_dir(tmp_path_factory):
     out = tmp_path_factory.mktemp("toyremote")
     tok = _bpe_tokenizer()
     tok.save_pretrained(out)
-    ToyUnpadConfig.register_for_auto_class()
-    ToyUnpadBert.register_for_auto_class("AutoModel")
     torch.manual_seed(0)
-    ToyUnpadBert(ToyUnpadConfig(vocab_size=len(tok))).save_pretrained(out)
+    return _save_remote(out, ToyUnpadBert(ToyUnpadConfig(vocab_size=len(tok))))
+
+
+def _save_remote(out, model, tokenizer=None):
+    """Save a stand-in as remote code (auto_map + the module file), like a hub repository."""
+    from adapter_toys import pretend_trained
+
+    type(model.config).register_for_auto_class()
+    type(model).register_for_auto_class("AutoModel")
+    pretend_trained(model).save_pretrained(out)
+    if tokenizer is not None:
+        type(tokenizer).register_for_auto_class("AutoTokenizer")
+        tokenizer.save_pretrained(out)
     return out
 
 
 @pytest.fixture(scope="session")
-def gpn_dir(tmp_path_factory):
-    """GPN-shaped: lower-case single bases without N, a package-registered conv model (no mask)."""
+def hyena_dir(tmp_path_factory):
+    """HyenaDNA-shaped remote code: char tokenizer (+[SEP] at the end), n_layer + 2 hidden states."""
     import torch
 
-    from adapter_toys import ToyConvConfig, ToyConvModel
+    from adapter_toys import ToyCharTokenizer, ToyHyenaConfig, ToyHyenaDNAModel
+
+    torch.manual_seed(0)
+    return _save_remote(tmp_path_factory.mktemp("hyena"), ToyHyenaDNAModel(ToyHyenaConfig(max_seq_len=64)),
+                        ToyCharTokenizer(model_max_length=64))
+
+
+@pytest.fixture(scope="session")
+def caduceus_dir(tmp_path_factory):
+    """Caduceus-shaped remote code (Mamba-style blocks returning (branch, residual)), pure PyTorch."""
+    import torch
+
+    from adapter_toys import ToyCaduceus, ToyCaduceusConfig, ToyCharTokenizer
+
+    torch.manual_seed(0)
+    return _save_remote(tmp_path_factory.mktemp("caduceus"), ToyCaduceus(ToyCaduceusConfig()),
+                        ToyCharTokenizer(model_max_length=131072))
+
+
+@pytest.fixture(scope="session")
+def gpn_dir(tmp_path_factory):
+    """GPN-shaped: lower-case single bases without N, a package-registered dilated conv model (no mask)."""
+    import torch
+
+    from adapter_toys import ToyGPNConfig, ToyGPNModel, pretend_trained
 
     out = tmp_path_factory.mktemp("gpn")
     tok = _char_tokenizer("acgt", ["[PAD]", "[MASK]", "[UNK]"], pad_token="[PAD]", mask_token="[MASK]",
                           unk_token="[UNK]")
     tok.save_pretrained(out)
     torch.manual_seed(0)
-    ToyConvModel(ToyConvConfig(vocab_size=len(tok))).save_pretrained(out)
+    pretend_trained(ToyGPNModel(ToyGPNConfig(vocab_size=len(tok)))).save_pretrained(out)
     return out
 
 
 @pytest.fixture
 def fake_gpn(monkeypatch):
-    """A stand-in ``gpn`` package whose register_auto_classes registers the toy conv model."""
+    """A stand-in ``gpn`` package whose register_auto_classes registers the toy GPN model."""
     import sys
     import types
 
     from transformers import AutoConfig, AutoModel
 
-    from adapter_toys import ToyConvConfig, ToyConvModel
+    from adapter_toys import ToyGPNConfig, ToyGPNModel
 
     module = types.ModuleType("gpn")
 
     def register_auto_classes():
-        AutoConfig.register("toy-conv", ToyConvConfig, exist_ok=True)
-        AutoModel.register(ToyConvConfig, ToyConvModel, exist_ok=True)
+        AutoConfig.register("toy-gpn", ToyGPNConfig, exist_ok=True)
+        AutoModel.register(ToyGPNConfig, ToyGPNModel, exist_ok=True)
 
     module.register_auto_classes = register_auto_classes
     monkeypatch.setitem(sys.modules, "gpn", module)

@@ -27,7 +27,7 @@ from typing import Any, ClassVar, Sequence
 import numpy as np
 
 from glmprobe.errors import UserError
-from glmprobe.glm.adapter import Adapter, TokenBatch, register, reinitialize
+from glmprobe.glm.adapter import Adapter, TokenBatch, parameter_digests, register, reinitialize
 
 log = logging.getLogger(__name__)
 
@@ -114,6 +114,7 @@ class HFAdapter(Adapter):
         self.model = self._guarded(lambda: self.load_model(source, kwargs), source, "model")
         self.config = self.model.config
         if self.spec.random_init:  # the study's "randbert" control, for every family (paper §8.13)
+            self.pretrained_digests = parameter_digests(self.model)  # check_random_init compares with these
             reinitialize(self.model)
         self.model.to(self.device).eval()
         self.after_load()
