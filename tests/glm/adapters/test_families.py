@@ -129,16 +129,18 @@ def test_gena_bpe_bert(bpe_dir):
 
 
 # ---------------------------------------------------------------- HyenaDNA (chars, causal)
-def test_hyenadna_char_tokens_causal(clm_dir):
-    adapter = make_adapter("hyenadna", clm_dir)
+def test_hyenadna_char_tokens_causal(hyena_dir):
+    adapter = make_adapter("hyenadna", hyena_dir)
     seqs = ["ACGTN", "AC"]
     batch = adapter.tokenize(seqs)
-    assert batch.lengths.tolist() == [6, 3]
-    assert batch.spans[0].tolist() == [[-1, -1], [0, 1], [1, 2], [2, 3], [3, 4], [4, 5]]
-    assert adapter.cls_index is None and adapter.max_tokens == 128
+    assert batch.lengths.tolist() == [6, 3]  # one token per base + the [SEP] upstream appends
+    assert batch.spans[0].tolist() == [[0, 1], [1, 2], [2, 3], [3, 4], [4, 5], [-1, -1]]
+    assert adapter.cls_index is None and adapter.max_tokens == 64
     got = adapter.hidden_states(batch, [1])[1]
     alone = adapter.hidden_states(adapter.tokenize(["AC"]), [1])[1]
     torch.testing.assert_close(got[1, :3], alone[0], atol=1e-5, rtol=1e-5)
+    with pytest.raises(UserError, match="65 tokens, more than the 64-token context"):
+        adapter.tokenize(["A" * 64])
 
 
 # ---------------------------------------------------------------- Caduceus (needs CUDA + mamba_ssm)
@@ -193,6 +195,8 @@ def test_gpn_lowercase_n_as_mask_and_length_groups(gpn_dir, fake_gpn):
     torch.testing.assert_close(got[2][0, :5], alone[0])  # padding did not leak in
     assert (got[2][0, 5:] == 0).all()
     h = adapter.model.embedding(batch.input_ids[1:])
-    for block in adapter.model.blocks:
+    for block in list(adapter.model.encoder)[:2]:
         h = block(h)
-    torch.testing.assert_close(got[2][1], h[0])  # hooks = the model's own last block output
+    torch.testing.assert_close(got[2][1], h[0])  # hooks = the model's own block outputs
+    last = adapter.hidden_states(batch, [3])[3]
+    torch.testing.assert_close(last[1], adapter.model(input_ids=batch.input_ids[1:]).last_hidden_state[0])

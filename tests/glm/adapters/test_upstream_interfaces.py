@@ -114,3 +114,18 @@ def test_embed_step_refuses_a_partly_random_control(bpe_dir, dataset_factory, tm
     with pytest.raises(UserError, match="random_init left .* at their pre-trained values.*embeddings"):
         _embed_step()(data, spec, tmp_path / "out")
     assert not (tmp_path / "out").exists()
+
+
+# ---------------------------------------------------------------- defect 2: HyenaDNA's n_layer + 2 states
+def test_hyenadna_last_layer_is_the_post_layernorm_output(hyena_dir):
+    adapter = make_adapter("hyenadna", hyena_dir)
+    batch = adapter.tokenize(["ACGTN", "ACGTACGTAC"])
+    assert batch.input_ids[0, :6].tolist() == [7, 8, 9, 10, 11, 1]  # bases, then [SEP]; no CLS
+    assert batch.special_mask[0].tolist() == [False] * 5 + [True] + [True] * 5
+    assert adapter.resolve_layers("last") == [2] and adapter.resolve_layers("all") == [1, 2]
+    got = adapter.hidden_states(batch, [0, 1, 2])
+    ref = adapter.model(input_ids=batch.input_ids, output_hidden_states=True, return_dict=True)
+    torch.testing.assert_close(got[0], ref.hidden_states[0])
+    torch.testing.assert_close(got[1], ref.hidden_states[1])
+    torch.testing.assert_close(got[2], ref.last_hidden_state)  # after ln_f, what the study used
+    torch.testing.assert_close(got[2], ref.hidden_states[3])
