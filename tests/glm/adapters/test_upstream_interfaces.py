@@ -129,3 +129,35 @@ def test_hyenadna_last_layer_is_the_post_layernorm_output(hyena_dir):
     torch.testing.assert_close(got[1], ref.hidden_states[1])
     torch.testing.assert_close(got[2], ref.last_hidden_state)  # after ln_f, what the study used
     torch.testing.assert_close(got[2], ref.hidden_states[3])
+
+
+# ---------------------------------------------------------------- defect 3: Caduceus' residual stream
+def test_caduceus_layers_are_the_residual_stream(caduceus_dir):
+    adapter = load("caduceus", caduceus_dir)
+    seqs = ["ACGTAC", "ACGTACGTAA"]
+    batch = adapter.tokenize(seqs)
+    assert batch.input_ids[0, :7].tolist() == [7, 8, 9, 10, 7, 8, 1] and adapter.cls_index is None
+    n = adapter.num_layers
+    got = adapter.hidden_states(batch, list(range(n + 1)))
+    model = adapter.model
+    for i, seq in enumerate(seqs):
+        ids = adapter.tokenize([seq]).input_ids
+        with torch.no_grad():
+            hidden, residual = model.backbone.embeddings(ids), None
+            stream = [hidden]
+            for block in model.backbone.layers:
+                hidden, residual = block(hidden, residual)
+                stream.append(hidden + residual)
+            final = model(input_ids=ids).last_hidden_state
+            branch = model(input_ids=ids, output_hidden_states=True).hidden_states
+        k = ids.shape[1]
+        for layer in range(n):
+            torch.testing.assert_close(got[layer][i, :k], stream[layer][0])
+        torch.testing.assert_close(got[n][i, :k], final[0])  # the last layer: after norm_f
+        assert not torch.allclose(got[1][i, :k], branch[1][0])  # not upstream's branch output
+
+
+def test_caduceus_random_init_and_rc_width_on_the_standin(caduceus_dir):
+    adapter = load("caduceus", caduceus_dir)
+    assert adapter.hidden_size == adapter.model.config.d_model
+    assert adapter.hidden_states(adapter.tokenize(random_dna(2, 9)), [2])[2].shape == (2, 10, adapter.hidden_size)

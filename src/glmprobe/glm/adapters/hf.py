@@ -71,6 +71,7 @@ class HFAdapter(Adapter):
     causal: ClassVar[bool] = False                      # causal LMs: tokens see only left context
     load_hint: ClassVar[str] = ""                       # family-specific advice added to load errors
     use_hooks: ClassVar[bool] = False                   # capture layers with hooks (no usable output_hidden_states)
+    last_is_model_output: ClassVar[bool] = False        # hooks: layer num_layers = the model's output (final norm)
 
     def __init__(self, spec, device: str = "cpu"):
         super().__init__(spec, device)
@@ -428,36 +429,35 @@ class HFAdapter(Adapter):
                 return list(module)
         raise RuntimeError(f"{self.family}: no list of {self.num_layers} blocks found; override blocks()")
 
+    def block_state(self, output) -> "torch.Tensor":
+        """The layer a block's forward output stands for: its (first) hidden-state tensor. Families
+        whose blocks return the residual stream in pieces override this (Caduceus)."""
+        return _first_tensor(output)
+
     def _hooked_forward(self, kwargs, ids, mask) -> list["torch.Tensor"]:
-        """Layer 0 = the input of block 0, layer i = the output of block i, captured by hooks in
-        one forward pass. Remote code that unpads tokens (DNABERT-2) hands blocks (n_real, D):
-        those are scattered back to (B, T, D) with the attention mask."""
+        """Layer 0 = the input of block 0, layer i = ``block_state`` of block i's output, captured
+        by hooks in one forward pass; with ``last_is_model_output`` the last layer is the model's
+        own output instead (after its final norm). Remote code that unpads tokens (DNABERT-2)
+        hands blocks (n_real, D): those are scattered back to (B, T, D) with the attention mask."""
         import torch
 
         blocks = self.blocks()
         captured: list = [None] * (len(blocks) + 1)
 
-        def first_tensor(value):
-            if isinstance(value, torch.Tensor):
-                return value
-            if isinstance(value, (tuple, list)) and value:
-                return first_tensor(value[0])
-            if isinstance(value, dict):
-                return first_tensor(next(iter(value.values())))
-            return getattr(value, "last_hidden_state", None)
-
         def keep(index):
-            return lambda module, args, out: captured.__setitem__(index, first_tensor(out))
+            return lambda module, args, out: captured.__setitem__(index, self.block_state(out))
 
         handles = [blocks[0].register_forward_pre_hook(
-            lambda module, args, kw: captured.__setitem__(0, first_tensor(args) if args else first_tensor(kw)),
+            lambda module, args, kw: captured.__setitem__(0, _first_tensor(args) if args else _first_tensor(kw)),
             with_kwargs=True)]
         handles += [block.register_forward_hook(keep(i + 1)) for i, block in enumerate(blocks)]
         try:
-            self.encoder(**kwargs)
+            output = self.encoder(**kwargs)
         finally:
             for handle in handles:
                 handle.remove()
+        if self.last_is_model_output:
+            captured[-1] = _first_tensor(output)
         real = (mask if mask is not None else torch.ones_like(ids)).bool()
         out = []
         for h in captured:
@@ -512,6 +512,19 @@ class CausalLMAdapter(HFAdapter):
         logp = torch.log_softmax(logits, -1).gather(-1, target[..., None])[..., 0]
         scored = torch.from_numpy(~batch.special_mask[:, 1:]).to(logits.device)
         return (logp * scored).sum(1).cpu().numpy()
+
+
+def _first_tensor(value):
+    """The first tensor in a module output: a tensor, tuple/list, dict/ModelOutput, or ``last_hidden_state``."""
+    import torch
+
+    if isinstance(value, torch.Tensor):
+        return value
+    if isinstance(value, (tuple, list)) and value:
+        return _first_tensor(value[0])
+    if isinstance(value, dict) and value:
+        return _first_tensor(next(iter(value.values())))
+    return getattr(value, "last_hidden_state", None)
 
 
 def _transformers_version() -> str:
