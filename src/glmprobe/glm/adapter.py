@@ -6,8 +6,11 @@ token -> nucleotide map, and access to hidden layers. The extraction engine,
 the store and the probes never look at a family name.
 
 Layer numbering is the Hugging Face ``hidden_states`` convention: 0 is the
-embedding output, 1..num_layers are the blocks' outputs; negative indices count
-from the end (-1 = last block). Records always hold absolute numbers.
+embedding output, 1..num_layers are the blocks' outputs (the residual stream), and
+num_layers ("last") is the model's final output, after its final norm where it has one;
+negative indices count from the end (-1 = last). Records always hold absolute numbers.
+Per-family details (HyenaDNA's appended LayerNorm state, Caduceus' residual stream) are in
+docs/adding_a_model.md.
 """
 
 from __future__ import annotations
