@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import abc
 import hashlib
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar, Sequence
@@ -212,12 +213,21 @@ def parameter_digests(model: "torch.nn.Module") -> dict[str, str]:
 
 
 def check_reinitialized(model: "torch.nn.Module", pretrained: dict[str, str] | None, model_id: str) -> None:
-    """Refuse a random-init control that kept any pre-trained floating-point parameter."""
+    """Refuse a random-init control that kept any pre-trained floating-point parameter (one still
+    bit-identical to the loaded checkpoint), except untrained constant tensors (see below)."""
     if pretrained is None:
         raise UserError(f"model '{model_id}': random_init=true but the weights were not re-initialised "
                         "(this family's adapter does not support the random-init control)")
     now = parameter_digests(model)
+    params = dict(model.named_parameters())
     kept = [name for name, digest in now.items() if pretrained.get(name) == digest]
+    # An unchanged tensor whose every element is one value is the architecture's constant initial
+    # value, never trained (e.g. ESM's unused contact-head bias): it carries no pre-trained information.
+    constant = [n for n in kept if bool((params[n] == params[n].flatten()[0]).all())]
+    if constant:
+        logging.getLogger(__name__).info("model '%s': %d untrained constant tensors equal their initial value "
+                                         "(allowed): %s", model_id, len(constant), ", ".join(constant))
+    kept = [n for n in kept if n not in constant]
     if kept:
         shown = ", ".join(kept[:8]) + (f" and {len(kept) - 8} more" if len(kept) > 8 else "")
         raise UserError(f"model '{model_id}': random_init left {len(kept)} of {len(now)} floating-point parameters "

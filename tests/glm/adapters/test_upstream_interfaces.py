@@ -94,6 +94,28 @@ def test_check_random_init_names_the_kept_parameters(hyena_dir):
         adapter.check_random_init()
 
 
+def test_untrained_constant_tensors_are_allowed_but_trained_ones_are_not(caplog):
+    import logging
+
+    from glmprobe.glm.adapter import check_reinitialized, parameter_digests, reinitialize
+    from glmprobe.glm.tiny import build_model, build_tokenizer
+
+    model = build_model(build_tokenizer("char"), hidden=16, layers=2, heads=2, max_tokens=64)
+    ids = torch.randint(5, 10, (4, 20))
+    model(input_ids=ids, labels=ids).loss.backward()  # one step: the MLM never trains the contact head
+    torch.optim.AdamW(model.parameters(), lr=1e-3).step()
+    pretrained = parameter_digests(model)
+    layer_norm = model.esm.encoder.layer[0].attention.LayerNorm.weight.detach().clone()
+    reinitialize(model)
+    with caplog.at_level(logging.INFO):
+        check_reinitialized(model, pretrained, "esm")  # contact_head.regression.bias: zeros before and after
+    assert "contact_head.regression.bias" in caplog.text
+    with torch.no_grad():
+        model.esm.encoder.layer[0].attention.LayerNorm.weight.copy_(layer_norm)  # a trained tensor kept
+    with pytest.raises(UserError, match="attention.LayerNorm.weight"):
+        check_reinitialized(model, pretrained, "esm")
+
+
 def _embed_step():
     try:
         from glmprobe.steps.embed import embed_step
