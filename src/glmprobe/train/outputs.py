@@ -59,6 +59,11 @@ def summarise(result: TuneResult) -> tuple[dict, dict]:
     return metrics, ci
 
 
+def _finite(row: dict) -> dict:
+    """One epoch's history row for JSON: non-finite floats become None."""
+    return {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in row.items()}
+
+
 def _state_dict(model) -> dict:
     # safetensors refuses shared or non-contiguous storage: give each tensor its own
     return {k: v.detach().cpu().contiguous().clone() for k, v in model.state_dict().items()}
@@ -75,8 +80,10 @@ def write_outputs(outdir: str | os.PathLike, result: TuneResult, data: dict[str,
     metrics, ci = summarise(result)
     rec = dict(record)
     rec["metrics"], rec["ci"] = metrics, ci
+    # the per-epoch curve of every neural fit (MLflow logs it with step = epoch)
     rec["replicates"] = [{"seed": r.seed, "best_epoch": r.best_epoch, "epochs": len(r.history),
-                          "metrics": r.metrics} for r in result.replicates]
+                          "stopped": r.stopped, "metrics": r.metrics,
+                          "history": [_finite(h) for h in r.history]} for r in result.replicates]
     rec["n"] = {split: int(len(arr)) for split, arr in data.items()}
     rec["params"] = {**result.best_params, **rec.get("params", {}),
                      "best_val_loss": result.best_value,
