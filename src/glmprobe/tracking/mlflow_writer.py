@@ -13,6 +13,12 @@ write is idempotent:
 
 A child run gets the tag ``glmprobe.complete`` only after everything (metrics,
 artifacts, trials) was logged, so a crash half-way is repaired on the next call.
+
+Data files (dataset.h5, embedding stores, the synthetic benchmark's tables: anything HDF5,
+any folder holding HDF5, and every artifact of a ``prepare`` or ``synth`` record) are never
+copied into MLflow: the run gets ``references.json`` (results-relative path, size, record key)
+and a ``ref.<label>`` tag instead; small files (record, predictions, trials, the store's
+manifest.json, model weights) are logged as artifacts.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ import math
 import numbers
 import os
 import re
+import sqlite3
 import sys
 import uuid
 from dataclasses import dataclass, field
@@ -249,6 +256,10 @@ def _record_metrics(record: dict) -> tuple[dict, list]:
     # each replicate as one step of a "replicate/<metric>" series (step = seed)
     steps = [(f"replicate/{k}", v, rep.get("seed", i)) for i, rep in enumerate(record.get("replicates", []))
              for k, v in (rep.get("metrics") or {}).items() if "/" not in k]
+    # per-epoch training curves of every neural fit: "epoch/<key>/seed<S>" with step = epoch
+    steps += [(f"epoch/{k}/seed{rep.get('seed', i)}", v, row["epoch"])
+              for i, rep in enumerate(record.get("replicates", [])) for row in rep.get("history") or []
+              for k, v in row.items() if k not in ("epoch", "seconds") and v is not None]
     return metrics, steps
 
 
@@ -307,8 +318,29 @@ def _delete_task_run(client, exp_id: str, run_id: str) -> None:
     client.delete_run(run_id)
 
 
+DATA_STEPS = {"prepare", "synth"}          # every artifact of these records is data
+DATA_LABELS = {"dataset", "store"}         # record artifact labels that name data files
+DATA_SUFFIXES = {".h5", ".hdf5"}
+
+
+def _is_data(record: dict, label: str, art: Path) -> bool:
+    """True for data files that MLflow gets a reference to, never a copy."""
+    if record.get("step") in DATA_STEPS or label in DATA_LABELS or art.suffix.lower() in DATA_SUFFIXES:
+        return True
+    return art.is_dir() and any(p.suffix.lower() in DATA_SUFFIXES for p in art.rglob("*"))
+
+
+def _reference(art: Path, results_dir: Path | None, record: dict) -> dict:
+    try:
+        rel = str(art.relative_to(results_dir)) if results_dir is not None else str(art)
+    except ValueError:
+        rel = str(art)
+    size = sum(p.stat().st_size for p in art.rglob("*") if p.is_file()) if art.is_dir() else art.stat().st_size
+    return {"path": rel, "bytes": size, "record": str(record.get("key") or "")}
+
+
 def _log_task(client, exp_id: str, parent_id: str, pipeline_id: str, path: Path, record: dict,
-              *, plots: bool) -> int:
+              *, plots: bool, results_dir: Path | None = None) -> int:
     """Log one record as a child run (+ its trials). Returns the number of trial runs."""
     folder = path.parent
     name = run_name(record)
@@ -324,15 +356,22 @@ def _log_task(client, exp_id: str, parent_id: str, pipeline_id: str, path: Path,
                tags={f"version.{k}": v for k, v in (record.get("versions") or {}).items()},
                timestamp=_ms(record.get("finished")) or 0)
     client.log_artifact(rid, str(path))
+    references = {}
     for label, rel in (record.get("artifacts") or {}).items():
         for item in (rel if isinstance(rel, list) else [rel]):
             art = folder / str(item)
-            if art.is_dir():
+            if art.exists() and _is_data(record, label, art):
+                references[label if not isinstance(rel, list) else f"{label}.{art.name}"] = _reference(
+                    art, results_dir, record)
+            elif art.is_dir():
                 client.log_artifacts(rid, str(art), artifact_path=art.name)
             elif art.is_file():
                 client.log_artifact(rid, str(art))
             else:
                 log.warning("%s: artifact '%s' (%s) listed in the record is missing", path, item, label)
+    if references:
+        client.log_text(rid, json.dumps(references, indent=2, sort_keys=True), "references.json")
+        _log_batch(client, rid, tags={f"ref.{k}": v["path"] for k, v in references.items()})
     preds = folder / "predictions.csv"
     if plots and preds.is_file():
         from glmprobe.report.figures import prediction_plot
@@ -382,10 +421,45 @@ def _log_pipeline_artifacts(client, parent_id: str, results_dir: Path) -> None:
             client.log_artifacts(parent_id, str(folder), artifact_path=sub)
 
 
+def _as_uri(location: str | os.PathLike) -> str:
+    text = str(location)
+    return text if re.match(r"^[A-Za-z][A-Za-z0-9+.-]*://", text) else Path(text).resolve().as_uri()
+
+
+def relocate_artifacts(tracking_uri: str, old: str, new: str) -> int:
+    """Rewrite artifact locations starting with ``old`` to start with ``new`` in a SQLite store.
+
+    For a store built in one place and published to another (a Nextflow task's work dir ->
+    ``--outdir``, possibly ``s3://``): the DB then points at where the artifacts will live.
+    Returns the number of rows changed.
+    """
+    if not tracking_uri.startswith("sqlite:///") or old == new:
+        return 0
+    con = sqlite3.connect(tracking_uri[len("sqlite:///"):])
+    changed = 0
+    try:
+        tables = {row[0] for row in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        for table, col in (("experiments", "artifact_location"), ("runs", "artifact_uri"),
+                           ("logged_models", "artifact_location")):
+            if table in tables:
+                cur = con.execute(f"UPDATE {table} SET {col} = ? || substr({col}, ?) WHERE substr({col}, 1, ?) = ?",
+                                  (new, len(old) + 1, len(old), old))
+                changed += cur.rowcount
+        con.commit()
+    finally:
+        con.close()
+    return changed
+
+
 def track(results_dir: str | os.PathLike, *, tracking_uri: str | None = None, experiment: str = "glmprobe",
           run_name_: str | None = None, pipeline_run_id: str | None = None, plots: bool = True,
-          progress: bool = False) -> TrackSummary:
-    """Log every record under ``results_dir`` to MLflow, idempotently. See the module docstring."""
+          progress: bool = False, artifact_destination: str | None = None) -> TrackSummary:
+    """Log every record under ``results_dir`` to MLflow, idempotently. See the module docstring.
+
+    ``artifact_destination``: where the artifacts folder beside a SQLite DB will live once the
+    DB and the folder are published elsewhere; artifacts are written locally, and the DB's
+    artifact locations are rewritten to the destination when logging is done.
+    """
     from tqdm import tqdm
 
     results_dir = Path(results_dir)
@@ -396,6 +470,10 @@ def track(results_dir: str | os.PathLike, *, tracking_uri: str | None = None, ex
     # Nextflow passes a stable id (its work dir has no pipeline_info/); glmprobe run keeps one on disk
     info = {"id": pipeline_run_id, "name": run_name_ or pipeline_run_id} if pipeline_run_id else pipeline_run(results_dir)
     hint = f"Records are safe on disk; log them later with: glmprobe track {results_dir} --tracking-uri {uri}"
+    local_root = _as_uri(artifact_root(uri, results_dir))
+    dest_root = _as_uri(artifact_destination) if artifact_destination else None
+    if dest_root and uri.startswith("sqlite:///") and Path(uri[len("sqlite:///"):]).is_file():
+        relocate_artifacts(uri, dest_root, local_root)   # a published DB brought back to log more
     try:
         client, exp_id = open_store(uri, experiment, artifact_root(uri, results_dir))
     except TrackingUnavailable as exc:
@@ -424,13 +502,16 @@ def track(results_dir: str | os.PathLike, *, tracking_uri: str | None = None, ex
                 continue
             for r in runs:   # changed, half-logged or duplicated: replace
                 _delete_task_run(client, exp_id, r.info.run_id)
-            summary.trials += _log_task(client, exp_id, parent, info["id"], path, record, plots=plots)
+            summary.trials += _log_task(client, exp_id, parent, info["id"], path, record, plots=plots,
+                                        results_dir=results_dir)
             if runs:
                 summary.updated += 1
             else:
                 summary.created += 1
         _log_pipeline_artifacts(client, parent, results_dir)
         client.set_terminated(parent, "FINISHED")
+        if dest_root:
+            relocate_artifacts(uri, local_root, dest_root)
     except UserError:
         raise
     except Exception as exc:
@@ -449,13 +530,18 @@ def track(results_dir: str | os.PathLike, *, tracking_uri: str | None = None, ex
               help="Id of the pipeline run (parent run). Default: kept in RESULTS_DIR/pipeline_info/pipeline_run.json.")
 @click.option("--plots/--no-plots", default=True, show_default=True,
               help="Log a predicted-vs-true plot with each task run.")
+@click.option("--artifact-destination", default=None, metavar="URI",
+              help="Where the mlartifacts folder beside a sqlite DB will be published (path or URI, e.g. "
+                   "s3://bucket/results/mlartifacts): artifacts are written beside the DB, then the DB's "
+                   "artifact locations are rewritten to this. Used by the Nextflow TRACK process.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def track_command(results_dir: Path, tracking_uri: str | None, experiment: str, run_name: str | None,
-                  pipeline_run_id: str | None, plots: bool, quiet: bool) -> None:
+                  pipeline_run_id: str | None, plots: bool, quiet: bool, artifact_destination: str | None) -> None:
     """Log every record.json under RESULTS_DIR to MLflow (idempotent; safe to replay)."""
     uri = tracking_uri or default_tracking_uri(results_dir)
     summary = track(results_dir, tracking_uri=uri, experiment=experiment, run_name_=run_name,
-                    pipeline_run_id=pipeline_run_id, plots=plots, progress=not quiet and sys.stderr.isatty())
+                    pipeline_run_id=pipeline_run_id, plots=plots, progress=not quiet and sys.stderr.isatty(),
+                    artifact_destination=artifact_destination)
     for w in summary.warnings:
         click.echo(f"glmprobe: warning: {w}", err=True)
     click.echo(summary.line())
