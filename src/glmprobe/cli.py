@@ -24,6 +24,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "pretrain": ("glmprobe.glm.pretrain:pretrain_command", "Pre-train a small masked-LM gLM (offline demo model)."),
     "probe": ("glmprobe.heads.probe:probe_command", "Fit Optuna-tuned probe heads on stored embeddings."),
     "baseline": ("glmprobe.heads.baseline:baseline_command", "Train Optuna-tuned one-hot models from scratch."),
+    "variants": ("glmprobe.steps.variants:variants_command",
+                 "Score variants zero-shot (gLM) or with a trained model; correlate with measured effects."),
     "plan": ("glmprobe.plan:plan_command", "Expand a params file into the list of tasks."),
     "run": ("glmprobe.runner:run_command", "Run a whole benchmark on one machine (no Nextflow)."),
     "track": ("glmprobe.tracking.mlflow_writer:track_command", "Log step records to MLflow (single writer)."),

@@ -17,6 +17,12 @@ Every sequence's planted sites and their per-target effects are written to
 parameters and the oracle score on the test split: the Pearson r of the noiseless
 signal with the noisy target (MPRA) or the AUROC of the true probability (ChIP).
 
+A third output is a synthetic **variant set** (``variants.tsv`` on the genome
+``variants_genome.fa``): every single-base change inside the planted sites of some test-split
+MPRA sequences, plus as many changes outside any site, with the exact effect on the noise-free
+activity per cell type (0 outside sites), so variant scorers have a known answer
+(:func:`_synth_variants`). It comes from its own random stream: the other files do not change.
+
 The same seed gives byte-identical files; the JASPAR release is pinned.
 """
 
@@ -47,6 +53,9 @@ BASE_FREQ = (0.295, 0.205, 0.205, 0.295)
 CPG_FACTOR = 0.25
 SIZES = {False: {"synth_mpra": 6000, "synth_chip": 4000}, True: {"synth_mpra": 600, "synth_chip": 400}}
 FILES = ("mpra.tsv", "chip.tsv", "datasets.csv", "motif_sites.tsv", "motifs.meme", "truth.json")
+VARIANT_FILES = ("variants.tsv", "variants_genome.fa", "variants_genome.fa.fai")
+VARIANT_LOCI = {False: 40, True: 8}   # test sequences turned into saturation-mutagenesis loci
+VARIANT_FLANK = 400                   # background bp either side of each locus: windows up to ~1 kb fit
 
 
 @dataclass(frozen=True)
@@ -211,8 +220,7 @@ def _mpra(n: int, rng: np.random.Generator, p: MpraParams, progress: bool) -> _T
             sites.append(_Site(k, start, strand, score))
         for s in sites:
             rule, width = MPRA_RULES[s.motif], sampler.motifs[s.motif].length
-            centre = s.start + (width - 1) / 2
-            weight = 1 - (1 - p.edge_weight) * abs(centre - half) / half
+            weight = _position_weight(s.start, width, half, p.edge_weight)
             orient = 1.0 if s.strand == "+" else rule.reverse_factor
             for c in MPRA_CELLS:
                 effect = rule.effect[c] * s.score * weight * orient
@@ -238,6 +246,86 @@ def _mpra(n: int, rng: np.random.Generator, p: MpraParams, progress: bool) -> _T
               "position_weight": f"1 - {1 - p.edge_weight:g} * |site centre - sequence centre| / half length"}
     return _Task("synth_mpra", "regression", ids, jaspar.decode(seqs), _splits(n, rng), targets, signal,
                  rows, params)
+
+
+def _position_weight(start: int, width: int, half: float, edge_weight: float) -> float:
+    """1 at the sequence centre, ``edge_weight`` at the ends, linear between (by the site centre)."""
+    centre = start + (width - 1) / 2
+    return 1 - (1 - edge_weight) * abs(centre - half) / half
+
+
+def _synth_variants(t: _Task, n_loci: int, rng: np.random.Generator, p: MpraParams = MpraParams()
+                    ) -> tuple[list[str], list[tuple[str, str]]]:
+    """Variant-table lines and (chrom, sequence) genome records for ``n_loci`` test sequences.
+
+    A locus is a test-split MPRA sequence with at least one site that acts in cellA (the
+    HepG2-like cell, as the study scored LDLR/SORT1/F9 with HepG2 models), embedded between
+    random background flanks as its own chromosome. Inside every planted site each base is
+    changed to each other base: the site's score is recomputed and the exact activity change is
+    ``coefficient[cell] x (new score - old score) x position weight x orientation factor`` (the
+    ETS-NFY boost depends on positions only, so it never changes). As many positions outside
+    every site get one random change each: effect exactly 0 under the generator.
+    """
+    log_odds = {r.matrix_id: m.log_odds(BASE_FREQ)
+                for r, m in zip(MPRA_RULES, jaspar.fetch_motifs(r.matrix_id for r in MPRA_RULES))}
+    rules = {r.matrix_id: r for r in MPRA_RULES}
+    by_id: dict[str, list[tuple]] = {}
+    for row in t.sites:  # one row per (site, cell): keep the site once, from its cellA row
+        if row[2] == MPRA_CELLS[0] and row[3] in rules:
+            by_id.setdefault(row[1], []).append(row)
+    half = (p.length - 1) / 2
+    lines = ["\t".join(("chrom", "pos", "ref", "alt", "effect", *[f"effect_{c}" for c in MPRA_CELLS],
+                        "group", "in_site", "motif"))]
+    genome = []
+    loci = [i for i, id_ in enumerate(t.ids) if t.split[i] == "test"
+            and any(rules[r[3]].effect[MPRA_CELLS[0]] != 0 for r in by_id.get(id_, []))][:n_loci]
+    flanks = _background(2 * len(loci), VARIANT_FLANK, rng)
+    for k, i in enumerate(loci):
+        id_, seq = t.ids[i], t.sequences[i]
+        codes = np.frombuffer(seq.encode(), dtype=np.uint8)
+        codes = np.searchsorted(np.frombuffer(b"ACGT", dtype=np.uint8), codes).astype(np.int8)
+        inside = np.zeros(len(seq), dtype=bool)
+        for _, _, _, mid, name, start, end, strand, score, _ in by_id.get(id_, []):
+            rule, inside[start:end] = rules[mid], True
+            segment = codes[start:end]
+            site = segment if strand == "+" else 3 - segment[::-1]
+            weight = _position_weight(start, end - start, half, p.edge_weight)
+            orient = 1.0 if strand == "+" else rule.reverse_factor
+            for pos in range(start, end):
+                j = pos - start if strand == "+" else end - 1 - pos
+                for alt in range(4):
+                    if alt == codes[pos]:
+                        continue
+                    mutant = site.copy()
+                    mutant[j] = alt if strand == "+" else 3 - alt
+                    delta = float(jaspar.site_scores(mutant[None], log_odds[mid])[0]) - score
+                    effects = [rule.effect[c] * delta * weight * orient for c in MPRA_CELLS]
+                    lines.append(_variant_line(id_, pos, seq[pos], "ACGT"[alt], effects, 1, name))
+        outside = np.flatnonzero(~inside)
+        n_out = min(len(outside), int(inside.sum()))
+        for pos in np.sort(rng.choice(outside, n_out, replace=False)):
+            alt = "ACGT"[(int(codes[pos]) + int(rng.integers(1, 4))) % 4]
+            lines.append(_variant_line(id_, int(pos), seq[pos], alt, [0.0] * len(MPRA_CELLS), 0, "."))
+        left, right = jaspar.decode(flanks[2 * k:2 * k + 2])
+        genome.append((id_, left + seq + right))
+    return lines, genome
+
+
+def _variant_line(chrom: str, pos: int, ref: str, alt: str, effects: list[float], in_site: int, motif: str) -> str:
+    """One variants.tsv line; ``pos`` is 0-based on the locus sequence, written 1-based on its chromosome."""
+    values = [f"{e + 0.0:.6g}" for e in effects]  # + 0.0: no "-0"
+    return "\t".join((chrom, str(VARIANT_FLANK + pos + 1), ref, alt, values[0], *values, chrom, str(in_site), motif))
+
+
+def _write_genome(path: Path, records: list[tuple[str, str]], width: int = 60) -> None:
+    """FASTA with fixed-width lines, plus its .fai (so read-only staged copies need no index build)."""
+    import pyfaidx
+
+    with open(path, "w") as fh:
+        for name, seq in records:
+            fh.write(f">{name}\n")
+            fh.writelines(seq[a:a + width] + "\n" for a in range(0, len(seq), width))
+    pyfaidx.Fasta(str(path), build_index=True).close()
 
 
 def _closest_pair(sites: list[_Site], a: int, b: int, sampler: _Sampler) -> tuple[int, int, int] | None:
@@ -369,7 +457,7 @@ def make_synth(outdir: str | os.PathLike, seed: int = 0, small: bool = False, *,
     sheet, key = outdir / "datasets.csv", _cache_key(seed, small)
     _check_outdir(outdir)
     if not force and sheet.exists() and (outdir / "record.json").exists():
-        if read_record(outdir).get("cache_key") == key and all((outdir / f).exists() for f in FILES):
+        if read_record(outdir).get("cache_key") == key and all((outdir / f).exists() for f in FILES + VARIANT_FILES):
             return sheet
     started = now()
     # Independent streams per dataset, so one task's size never changes the other's data.
@@ -378,6 +466,8 @@ def make_synth(outdir: str | os.PathLike, seed: int = 0, small: bool = False, *,
     sizes = SIZES[bool(small)]
     tasks = [_mpra(sizes["synth_mpra"], rng_mpra, MpraParams(), progress),
              _chip(sizes["synth_chip"], rng_chip, ChipParams(), progress)]
+    rng_variants = np.random.default_rng(root.spawn(1)[0])  # a third stream: the first two are unchanged
+    variant_lines, variant_genome = _synth_variants(tasks[0], VARIANT_LOCI[bool(small)], rng_variants)
     truth = {"generator": "glmprobe.data.synth", "generator_version": GENERATOR_VERSION, "seed": seed,
              "small": bool(small), "jaspar_release": jaspar.JASPAR_RELEASE,
              "background": {"model": "first-order Markov", "base_freq": dict(zip("ACGT", BASE_FREQ)),
@@ -406,12 +496,15 @@ def make_synth(outdir: str | os.PathLike, seed: int = 0, small: bool = False, *,
         used = dict.fromkeys([r.matrix_id for r in MPRA_RULES] + [ChipParams().motif, *ChipParams().decoys])
         jaspar.write_meme(tmp / "motifs.meme", jaspar.fetch_motifs(used), BASE_FREQ)
         (tmp / "truth.json").write_text(json.dumps(truth, indent=2, sort_keys=True) + "\n")
+        (tmp / "variants.tsv").write_text("\n".join(variant_lines) + "\n")
+        _write_genome(tmp / "variants_genome.fa", variant_genome)
         record = make_record(
             "synth", "synth", cache_key=key, started=started,
             params={"seed": seed, "small": bool(small), "jaspar_release": jaspar.JASPAR_RELEASE,
                     "generator_version": GENERATOR_VERSION},
             n={t.name: len(t.ids) for t in tasks}, versions=software_versions(("pyjaspar",)),
-            artifacts={f.split(".")[0]: f for f in FILES})
+            artifacts={**{f.split(".")[0]: f for f in FILES}, "variants": "variants.tsv",
+                       "variants_genome": "variants_genome.fa"})
         write_record(tmp, record)
         _readable(tmp)
     return sheet
@@ -437,6 +530,7 @@ def summary(outdir: str | os.PathLike) -> str:
         lines.append(f"  {name}: {outdir / d['file']} ({n['train']}/{n['valid']}/{n['test']} train/valid/test), "
                      f"oracle test {d['oracle']['metric']}: {oracle}")
     lines.append(f"  ground truth: {outdir / 'motif_sites.tsv'}, {outdir / 'motifs.meme'}, {outdir / 'truth.json'}")
+    lines.append(f"  variants: {outdir / 'variants.tsv'} on {outdir / 'variants_genome.fa'} (exact effects)")
     return "\n".join(lines)
 
 
