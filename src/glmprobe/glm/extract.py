@@ -3,8 +3,12 @@
 * every requested layer comes from ONE forward pass (``adapter.hidden_states``);
 * a chunk's sequences are batched in length order (less padding) and results restored
   to input order;
-* ``torch.inference_mode``; fp16/bf16 autocast only on CUDA (fp32 on CPU, where bf16 is
-  5-7x slower);
+* ``torch.inference_mode``; ``precision`` auto = bf16 (else fp16) autocast on CUDA, fp32 on
+  CPU (where bf16 is 5-7x slower); recorded, and part of the cache key;
+* pipelined (:meth:`Extractor.stream`): tokenisation runs a batch ahead in a thread, pooling
+  and the storage cast happen on the model's tensors, CUDA copies are pinned and non-blocking;
+* every stored value is checked finite after the storage cast (float16 overflows beyond
+  65504): a UserError names the layer and the records instead of writing inf;
 * mean pooling excludes padding AND special tokens (``special_mask``; study bug §8.4);
   cls pooling reads ``adapter.cls_index`` (study bug §8.5);
 * optional averaging with the reverse-complement strand; for per-token output only
@@ -17,7 +21,7 @@
 from __future__ import annotations
 
 from contextlib import nullcontext
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Iterable, Sequence
 
 import numpy as np
@@ -25,6 +29,7 @@ import numpy as np
 from glmprobe.data.onehot import reverse_complement
 from glmprobe.errors import UserError
 from glmprobe.glm.adapter import Adapter, TokenBatch
+from glmprobe.glm.pipeline import Ahead
 
 Window = tuple[int, int]
 
@@ -175,118 +180,362 @@ def plan_tokens(adapter: Adapter, seqs: Iterable[tuple[str, str]], n: int, *, li
         flush()
     return plan
 
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+
+
+def resolve_precision(device: str, precision: str = "auto") -> str:
+    """The forward pass's arithmetic: fp32 on CPU (bf16 autocast is 5-7x slower on these CPUs),
+    bf16 autocast on CUDA where supported, else fp16. It enters the record and the cache key."""
+    precision = (precision or "auto").lower()
+    if precision not in PRECISIONS:
+        raise UserError(f"unknown precision {precision!r}; use one of {', '.join(PRECISIONS)}", where="--precision")
+    if precision != "auto":
+        return precision
+    if not str(device).startswith("cuda"):
+        return "fp32"
+    import torch
+
+    return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
+
+
+@dataclass
+class Chunk:
+    """Consecutive rows ``lo .. lo + len(seqs)`` of the input, embedded as one unit of work."""
+
+    lo: int
+    seqs: Sequence[str]
+    windows: dict[int, list[Window]] = field(default_factory=dict)  # chunk row -> windows (over-long rows)
+    n_tokens: np.ndarray | None = None                             # tokens per row (length-bucketing key)
+    ids: Sequence[str] | None = None                               # record ids, for error messages
+
+
+@dataclass
+class TokenRows:
+    """Per-token states of some rows, zero-padded to the width of their batch (absolute row numbers)."""
+
+    rows: np.ndarray                  # (b,) int64, ascending
+    lengths: np.ndarray               # (b,) int32 tokens per row
+    spans: np.ndarray                 # (b, T_b, 2) int32 nucleotide [start, end), -1 for specials and padding
+    states: dict[int, np.ndarray]     # layer -> (b, T_b, D) in the storage dtype, zero past each length
+
+
+@dataclass
+class ChunkDone:
+    """Everything for a chunk that is not already sent as :class:`TokenRows`."""
+
+    lo: int
+    k: int
+    pooled: dict[tuple[int, str], np.ndarray]   # (layer, pooling) -> (k, D) in the storage dtype
+    tokens: list[TokenRows]                     # rows embedded in windows (concatenated per row)
+    n_tokens: int                               # tokens through the model (both strands)
+
 
 @dataclass
 class ChunkResult:
-    pooled: dict[tuple[int, str], np.ndarray]       # (layer, pooling) -> (k, D) float32
-    tokens: dict[int, list[np.ndarray]]             # layer -> k arrays (t_i, D) float32
+    """:meth:`Extractor.run`'s answer for one chunk (lists per row; handy, not for the hot path)."""
+
+    pooled: dict[tuple[int, str], np.ndarray]       # (layer, pooling) -> (k, D)
+    tokens: dict[int, list[np.ndarray]]             # layer -> k arrays (t_i, D)
     spans: list[np.ndarray]                         # k arrays (t_i, 2) int32
     n_tokens: int = 0                               # tokens through the model (both strands)
 
 
+@dataclass
+class _Prepared:
+    """One batch, tokenised (both strands if asked) ahead of its forward pass."""
+
+    state: "_ChunkState"
+    units: np.ndarray                 # unit indices into the chunk's unit table
+    batch: TokenBatch
+    keep: "torch.Tensor"              # (B, T) bool: content tokens (the mean's weights)
+    rc: TokenBatch | None = None
+    rc_keep: "torch.Tensor | None" = None
+    rc_index: "torch.Tensor | None" = None  # (B, T) forward token -> RC token (per-token RC averaging)
+
+
+@dataclass
+class _ChunkState:
+    chunk: Chunk
+    rows: np.ndarray                  # per unit: chunk row
+    starts: np.ndarray                # per unit: window start (0 for whole rows)
+    ends: np.ndarray                  # per unit: window end (the row's length for whole rows)
+    windowed: np.ndarray              # per unit: row is split into windows
+    pooled: dict                      # (layer, pooling) -> (k, D) float32 accumulator
+    weight: np.ndarray                # (k,) bases accumulated per windowed row
+    parts: dict = field(default_factory=dict)   # unit -> (spans, {layer: tokens}) for windowed rows
+    n_tokens: int = 0
+
+
 class Extractor:
-    """Runs an adapter over chunks of sequences and pools the requested layers."""
+    """Runs an adapter over chunks of sequences and pools the requested layers.
+
+    The hot path (:meth:`stream`) tokenises batch i+1 in a thread while batch i runs, pools
+    on the model's tensors (one einsum per layer: no copies of the states), casts to the
+    storage dtype on the device, and on CUDA copies results back with non-blocking transfers
+    one batch late so the GPU never waits for the host. Batches are length-bucketed inside a
+    chunk (same chunk -> same batches, so a resumed or sharded run is byte-identical).
+    """
 
     def __init__(self, adapter: Adapter, layers: Sequence[int], poolings: Sequence[str], *,
-                 batch_size: int = 32, rc_average: bool = False, device: str = "cpu"):
+                 batch_size: int = 32, rc_average: bool = False, device: str = "cpu", precision: str = "auto",
+                 dtype: str = "float32", prefetch: int = 2):
         self.adapter = adapter
         self.layers = list(layers)
         self.pooled_kinds = [p for p in poolings if p != "tokens"]
         self.keep_tokens = "tokens" in poolings
         self.batch_size = max(1, int(batch_size))
         self.rc_average = rc_average
-        self.device = device
+        self.device = str(device)
+        self.cuda = self.device.startswith("cuda")
+        self.precision = resolve_precision(self.device, precision)
+        self.dtype = np.dtype(dtype)
+        self.prefetch = int(prefetch)
         if "cls" in poolings and adapter.cls_index is None:
             raise UserError(f"model '{adapter.spec.id}' (family {adapter.spec.family}) has no CLS token; "
                             "remove 'cls' from its pooling column")
 
+    # ------------------------------------------------------------------ stages
     def _autocast(self):
         import torch
 
-        if not str(self.device).startswith("cuda"):
-            return nullcontext()  # fp32 on CPU: bf16 autocast is 5-7x slower on these CPUs
-        dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-        return torch.autocast("cuda", dtype=dtype)
+        if self.precision == "fp32":
+            return nullcontext()
+        dtype = torch.bfloat16 if self.precision == "bf16" else torch.float16
+        return torch.autocast("cuda" if self.cuda else "cpu", dtype=dtype)
 
-    def _forward(self, seqs: list[str]):
-        """One forward pass -> (TokenBatch, {layer: (B, T, D) float32 CPU/device tensor})."""
+    def _state(self, chunk: Chunk) -> tuple[_ChunkState, list[np.ndarray]]:
+        """The chunk's units (rows, or windows of over-long rows) and its length-bucketed batches."""
+        k = len(chunk.seqs)
+        nt = np.fromiter((len(s) for s in chunk.seqs), np.int64, k)
+        size = nt if chunk.n_tokens is None else np.asarray(chunk.n_tokens, np.int64)  # bucket by tokens
+        if chunk.windows:
+            rows, starts, ends = [], [], []
+            for r in range(k):
+                for a, b in chunk.windows.get(r, [(0, int(nt[r]))]):
+                    rows.append(r), starts.append(a), ends.append(b)
+            rows, starts, ends = (np.asarray(x, np.int64) for x in (rows, starts, ends))
+            key = size[rows] * (ends - starts) // np.maximum(nt[rows], 1)  # a window's share of the row's tokens
+        else:
+            rows, starts, ends, key = np.arange(k), np.zeros(k, np.int64), nt, size
+        windowed = np.isin(rows, np.fromiter(chunk.windows, np.int64, len(chunk.windows)))
+        order = np.argsort(-key, kind="stable")  # longest first: a too-big batch fails at once
+        D = self.adapter.hidden_size
+        state = _ChunkState(chunk, rows, starts, ends, windowed,
+                            {(layer, kind): np.zeros((k, D), np.float32)
+                             for layer in self.layers for kind in self.pooled_kinds}, np.zeros(k, np.float64))
+        return state, [order[a:a + self.batch_size] for a in range(0, len(order), self.batch_size)]
+
+    def _tokenize(self, texts: list[str]) -> tuple[TokenBatch, "torch.Tensor"]:
         import torch
 
-        batch = self.adapter.tokenize(seqs)
-        with torch.inference_mode(), self._autocast():
-            states = self.adapter.hidden_states(batch, self.layers)
-        return batch, {layer: states[layer].float() for layer in self.layers}
+        batch = self.adapter.tokenize(texts)
+        keep = torch.from_numpy(~np.asarray(batch.special_mask, dtype=bool))
+        if self.cuda:  # page-locked, so the copy to the GPU is asynchronous
+            batch = replace(batch, input_ids=batch.input_ids.pin_memory(),
+                            attention_mask=batch.attention_mask.pin_memory())
+            keep = keep.pin_memory()
+        return batch, keep
 
-    def _pool(self, batch: TokenBatch, states: dict) -> dict[tuple[int, str], np.ndarray]:
+    def _prepare(self, state: _ChunkState, units: np.ndarray) -> _Prepared:
+        """Tokenise one batch (runs in the prefetch thread)."""
+        import torch
+
+        seqs = state.chunk.seqs
+        texts = [seqs[r][a:b] for r, a, b in zip(state.rows[units], state.starts[units], state.ends[units])]
+        batch, keep = self._tokenize(texts)
+        prep = _Prepared(state, units, batch, keep)
+        if self.rc_average:
+            prep.rc, prep.rc_keep = self._tokenize([reverse_complement(t) for t in texts])
+            if self.keep_tokens:  # plan_tokens checked that every grid maps back
+                index = np.zeros(batch.spans.shape[:2], np.int64)
+                for j, t in enumerate(texts):
+                    m = _rc_maps(batch, prep.rc, j, len(t))
+                    index[j, : len(m)] = m
+                prep.rc_index = torch.from_numpy(index)
+        return prep
+
+    def _batches(self, chunks: Iterable[Chunk]):
+        """("batch", prepared) for every batch of every chunk, then ("end", state) per chunk."""
+        for chunk in chunks:
+            state, batches = self._state(chunk)
+            for units in batches:
+                yield "batch", self._prepare(state, units)
+            yield "end", state
+
+    def _to_device(self, t):
+        return t.to(self.device, non_blocking=True) if self.cuda else t
+
+    def _states(self, batch: TokenBatch) -> dict:
+        if self.cuda:
+            batch = replace(batch, input_ids=self._to_device(batch.input_ids),
+                            attention_mask=self._to_device(batch.attention_mask))
+        with self._autocast():
+            return self.adapter.hidden_states(batch, self.layers)
+
+    def _pool(self, states: dict, keep) -> dict:
+        """{(layer, pooling): (B, D) float32} on the states' device: one einsum per layer."""
         import torch
 
         out = {}
-        keep = torch.as_tensor(~np.asarray(batch.special_mask, dtype=bool))
+        keep = self._to_device(keep)
         for layer, h in states.items():
-            w = keep.to(h.device, h.dtype)[..., : h.shape[1]].unsqueeze(-1)
+            w = keep[:, : h.shape[1]].to(h.dtype)
             for kind in self.pooled_kinds:
                 if kind == "mean":
-                    v = (h * w).sum(1) / w.sum(1).clamp(min=1.0)
+                    out[(layer, kind)] = torch.einsum("bt,btd->bd", w, h) / w.sum(1, keepdim=True).clamp(min=1.0)
                 else:
-                    v = h[:, self.adapter.cls_index]
-                out[(layer, kind)] = v.cpu().numpy().astype(np.float32)
+                    out[(layer, kind)] = h[:, self.adapter.cls_index]
         return out
 
+    def _launch(self, prep: _Prepared) -> tuple:
+        """Forward pass(es) + pooling + storage cast for one batch; on CUDA only queued, not waited for."""
+        import torch
+
+        states = self._states(prep.batch)
+        pooled = self._pool(states, prep.keep)
+        n_tok = int(prep.batch.lengths.sum())
+        if prep.rc is not None:
+            rc_states = self._states(prep.rc)
+            n_tok += int(prep.rc.lengths.sum())
+            rc_pooled = self._pool(rc_states, prep.rc_keep)
+            pooled = {key: (v + rc_pooled[key]) / 2 for key, v in pooled.items()}
+        tokens = {}
+        if self.keep_tokens:
+            dtype = getattr(torch, self.dtype.name)
+            real = self._to_device(prep.batch.attention_mask).bool()[..., None]
+            for layer in self.layers:
+                h = states[layer]
+                if prep.rc is not None:
+                    idx = self._to_device(prep.rc_index)[..., None].expand(-1, -1, h.shape[-1])
+                    h = (h + rc_states[layer].gather(1, idx)) / 2
+                tokens[layer] = h.to(dtype).masked_fill_(~real[:, : h.shape[1]], 0)
+        host = {key: v.float() for key, v in pooled.items()}
+        bad = torch.stack([~torch.isfinite(t).flatten(1).all(1) for t in tokens.values()]) if tokens else None
+        if self.cuda:  # non-blocking copies into page-locked memory; landed after the event
+            host = {key: v.to("cpu", non_blocking=True) for key, v in host.items()}
+            tokens = {layer: t.to("cpu", non_blocking=True) for layer, t in tokens.items()}
+            bad = bad.to("cpu", non_blocking=True) if bad is not None else None
+            event = torch.cuda.Event()
+            event.record()
+        else:
+            event = None
+        return prep, host, tokens, bad, n_tok, event
+
+    def _land(self, launched) -> Iterator[TokenRows]:
+        """Bring one batch's results to the host: pooled into the chunk's sums, tokens out."""
+        prep, pooled, tokens, bad, n_tok, event = launched
+        if event is not None:
+            event.synchronize()
+        state, units = prep.state, prep.units
+        rows, windowed = state.rows[units], state.windowed[units]
+        state.n_tokens += n_tok
+        whole = ~windowed
+        for key, v in pooled.items():
+            v = v.numpy()
+            state.pooled[key][rows[whole]] = v[whole]
+            if windowed.any():  # length-weighted sum over windows; divided in _finish
+                size = (state.ends[units] - state.starts[units])[windowed].astype(np.float32)
+                np.add.at(state.pooled[key], rows[windowed], v[windowed] * size[:, None])
+        if windowed.any():
+            np.add.at(state.weight, rows[windowed], (state.ends[units] - state.starts[units])[windowed])
+        if not tokens:
+            return
+        if bad is not None and bool(bad.any()):
+            i, j = (int(x[0]) for x in np.nonzero(bad.numpy()))
+            self._not_finite(state, self.layers[i], "tokens", [int(rows[j])])
+        lengths = np.asarray(prep.batch.lengths, np.int32)
+        arrays = {layer: t.numpy() for layer, t in tokens.items()}
+        spans = np.asarray(prep.batch.spans, np.int32)
+        for j in np.nonzero(windowed)[0]:  # windows: kept until the row's every window is in
+            u, t = int(units[j]), int(lengths[j])
+            sp = spans[j, :t].copy()
+            sp[sp[:, 0] >= 0] += int(state.starts[u])
+            state.parts[u] = (sp, {layer: a[j, :t] for layer, a in arrays.items()})
+        if whole.all():
+            order = np.argsort(rows, kind="stable")
+            yield TokenRows(state.chunk.lo + rows[order], lengths[order], spans[order],
+                            {layer: a[order] for layer, a in arrays.items()})
+        elif whole.any():
+            sel = np.nonzero(whole)[0][np.argsort(rows[whole], kind="stable")]
+            yield TokenRows(state.chunk.lo + rows[sel], lengths[sel], spans[sel],
+                            {layer: a[sel] for layer, a in arrays.items()})
+
+    def _not_finite(self, state: _ChunkState, layer: int, kind: str, rows: list[int]):
+        ids = state.chunk.ids
+        names = [f"'{ids[r]}'" if ids is not None else f"row {state.chunk.lo + r}" for r in rows[:3]]
+        more = f" (+{len(rows) - 3} more)" if len(rows) > 3 else ""
+        if self.dtype == np.float16:
+            why = "overflow float16 (|x| > 65504) or are NaN/inf"
+            hint = "Store this model's embeddings as float32 (dtype=float32 in the models sheet, or --dtype float32)"
+        else:
+            why = "are NaN/inf in the model's output"
+            hint = "Check the weights; with autocast, try --precision fp32"
+        raise UserError(f"layer {layer} {kind} embeddings of {', '.join(names)}{more} {why}; refusing to "
+                        "store them", hint=hint)
+
+    def _finish(self, state: _ChunkState) -> ChunkDone:
+        """Average windowed rows, cast to the storage dtype, check finiteness, join windowed tokens."""
+        k = len(state.chunk.seqs)
+        split = state.weight > 0
+        out = {}
+        for key, v in state.pooled.items():
+            v[split] /= state.weight[split, None]
+            cast = v.astype(self.dtype)
+            ok = np.isfinite(cast).all(1)
+            if not ok.all():
+                self._not_finite(state, key[0], key[1], np.nonzero(~ok)[0].tolist())
+            out[key] = cast
+        tokens = []
+        if self.keep_tokens and state.parts:
+            by_row: dict[int, list[int]] = {}
+            for u in sorted(state.parts):
+                by_row.setdefault(int(state.rows[u]), []).append(u)
+            for r, us in sorted(by_row.items()):
+                sp = np.concatenate([state.parts[u][0] for u in us])
+                states = {layer: np.concatenate([state.parts[u][1][layer] for u in us])[None] for layer in self.layers}
+                tokens.append(TokenRows(np.array([state.chunk.lo + r]), np.array([len(sp)], np.int32), sp[None],
+                                        states))
+        return ChunkDone(state.chunk.lo, k, out, tokens, state.n_tokens)
+
+    # ------------------------------------------------------------------ drivers
+    def stream(self, chunks: Iterable[Chunk]) -> Iterator[TokenRows | ChunkDone]:
+        """Embed chunks in order: each chunk's :class:`TokenRows`, then its :class:`ChunkDone`."""
+        import torch
+
+        pending = None  # the batch launched last; landed after the next one is queued
+        with Ahead(self._batches(chunks), depth=self.prefetch, name="glmprobe-tokenize") as prepared, \
+                torch.inference_mode():
+            for kind, item in prepared:
+                if kind == "batch":
+                    launched = self._launch(item)
+                    if pending is not None:
+                        yield from self._land(pending)
+                    pending = launched
+                    continue
+                if pending is not None:
+                    yield from self._land(pending)
+                    pending = None
+                yield self._finish(item)
+
     def run(self, seqs: Sequence[str], windows: dict[int, list[Window]] | None = None) -> ChunkResult:
-        """Embed one chunk; ``windows`` maps chunk row -> windows for over-long rows."""
-        windows = windows or {}
-        units = []  # (row, start, end)
-        for r, s in enumerate(seqs):
-            for a, b in windows.get(r, [(0, len(s))]):
-                units.append((r, a, b))
-        order = sorted(range(len(units)), key=lambda u: units[u][2] - units[u][1], reverse=True)
+        """Embed one chunk synchronously; lists per row (tests, attribution, variant scoring)."""
         k = len(seqs)
         D = self.adapter.hidden_size
-        pooled = {(layer, kind): np.zeros((k, D), np.float32) for layer in self.layers for kind in self.pooled_kinds}
-        weight = np.zeros(k, np.float64)
-        unit_tokens: dict[int, dict[int, np.ndarray]] = {layer: {} for layer in self.layers}
-        unit_spans: dict[int, np.ndarray] = {}
-        n_tok = 0
-        for a in range(0, len(order), self.batch_size):
-            idx = order[a:a + self.batch_size]
-            texts = [seqs[units[u][0]][units[u][1]:units[u][2]] for u in idx]
-            batch, states = self._forward(texts)
-            n_tok += int(np.sum(batch.lengths))
-            vecs = self._pool(batch, states)
-            if self.rc_average:
-                rc_batch, rc_states = self._forward([reverse_complement(t) for t in texts])
-                n_tok += int(np.sum(rc_batch.lengths))
-                rc_vecs = self._pool(rc_batch, rc_states)
-                vecs = {key: (v + rc_vecs[key]) / 2 for key, v in vecs.items()}
-            for j, u in enumerate(idx):
-                row, start, end = units[u]
-                size = end - start
-                for key, v in vecs.items():
-                    pooled[key][row] += size * v[j]
-                weight[row] += size
-                if self.keep_tokens:
-                    t = int(batch.lengths[j])
-                    spans = batch.spans[j, :t].astype(np.int32).copy()
-                    spans[spans[:, 0] >= 0] += start
-                    unit_spans[u] = spans
+        tokens: dict[int, list[np.ndarray]] = {layer: [np.zeros((0, D), self.dtype)] * k for layer in self.layers}
+        spans: list[np.ndarray] = [np.zeros((0, 2), np.int32)] * k
+        done = None
+        for item in self.stream([Chunk(0, list(seqs), dict(windows or {}))]):
+            if isinstance(item, ChunkDone):
+                done = item
+                parts = item.tokens
+            else:
+                parts = [item]
+            for tr in parts:
+                for j, r in enumerate(tr.rows):
+                    t = int(tr.lengths[j])
+                    spans[r] = tr.spans[j, :t]
                     for layer in self.layers:
-                        tok = states[layer][j, :t].cpu().numpy()
-                        if self.rc_average:
-                            m = _rc_maps(batch, rc_batch, j, len(texts[j]))
-                            tok = (tok + rc_states[layer][j, m].cpu().numpy()) / 2
-                        unit_tokens[layer][u] = tok
-        for key in pooled:  # length-weighted mean over windows (plain copy for unsplit rows)
-            pooled[key] /= np.maximum(weight, 1)[:, None]
-        tokens: dict[int, list[np.ndarray]] = {layer: [] for layer in self.layers}
-        spans_out: list[np.ndarray] = []
-        if self.keep_tokens:  # concatenate each row's windows in sequence order
-            by_row: dict[int, list[int]] = {}
-            for u, (row, _, _) in enumerate(units):
-                by_row.setdefault(row, []).append(u)
-            for r in range(k):
-                us = by_row.get(r, [])
-                spans_out.append(np.concatenate([unit_spans[u] for u in us]) if us else np.zeros((0, 2), np.int32))
-                for layer in self.layers:
-                    tokens[layer].append(np.concatenate([unit_tokens[layer][u] for u in us]) if us
-                                         else np.zeros((0, D), np.float32))
-        return ChunkResult(pooled, tokens, spans_out, n_tok)
+                        tokens[layer][r] = tr.states[layer][j, :t]
+        if not self.keep_tokens:
+            tokens, spans = {layer: [] for layer in self.layers}, []
+        return ChunkResult(done.pooled, tokens, spans, done.n_tokens)

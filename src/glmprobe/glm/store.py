@@ -81,25 +81,60 @@ def _layout(path: Path) -> dict[str, tuple[int, tuple, np.dtype]]:
 
 
 class RowWriter:
-    """Writes row ranges of an allocated store through memmaps (flushed before returning)."""
+    """Writes rows of an allocated store through short-lived memmaps.
+
+    :meth:`write` fills a row range and flushes it; :meth:`scatter` fills some rows (one
+    batch, any rows of the range) without flushing, and :meth:`sync` makes everything
+    written so far durable (once per chunk). Each memmap is unmapped after use, so
+    written pages leave this process's RSS: memory stays flat whatever N.
+    """
 
     def __init__(self, path: Path):
         self.path = Path(path)
         self.layout = _layout(self.path)
 
-    def write(self, name: str, start: int, values: np.ndarray) -> None:
+    def _map(self, name: str, start: int, k: int, width: tuple = ()):
         offset, shape, dtype = self.layout[name]
+        if start < 0 or start + k > shape[0] or (width and tuple(width) != tuple(shape[1:])):
+            raise ValueError(f"rows {start}:{start + k} of shape {tuple(width)} do not fit {name} {shape}")
         row_bytes = int(np.prod(shape[1:], dtype=np.int64)) * dtype.itemsize
+        return np.memmap(self.path, mode="r+", dtype=dtype, offset=offset + start * row_bytes, shape=(k, *shape[1:]))
+
+    def write(self, name: str, start: int, values: np.ndarray) -> None:
         values = np.asarray(values)
-        k = values.shape[0]
-        if k == 0:
+        if values.shape[0] == 0:
             return
-        if start + k > shape[0] or values.shape[1:] != tuple(shape[1:]):
-            raise ValueError(f"rows {start}:{start + k} of shape {values.shape[1:]} do not fit {name} {shape}")
-        mm = np.memmap(self.path, mode="r+", dtype=dtype, offset=offset + start * row_bytes, shape=(k, *shape[1:]))
+        mm = self._map(name, start, values.shape[0], values.shape[1:])
         mm[:] = values
         mm.flush()
         del mm  # unmap: written pages leave this process's RSS
+
+    def scatter(self, name: str, rows: np.ndarray, values: np.ndarray, fill=0) -> None:
+        """Rows ``rows`` (ascending) of ``name`` := ``values``, which may be narrower on axis 1
+        (a batch padded to its own width): the rest of each row is set to ``fill``."""
+        rows = np.asarray(rows, np.int64)
+        if not len(rows):
+            return
+        lo = int(rows[0])
+        mm = self._map(name, lo, int(rows[-1]) - lo + 1)
+        at = rows - lo
+        if values.ndim == 1 or values.shape[1:] == mm.shape[1:]:
+            mm[at] = values
+        else:
+            width = values.shape[1]
+            if width > mm.shape[1]:
+                raise ValueError(f"{width} tokens do not fit {name} of width {mm.shape[1]}")
+            mm[at, :width] = values
+            mm[at, width:] = fill
+        del mm
+
+    def sync(self) -> None:
+        """Flush every row written so far to disk (the resume point is recorded after this)."""
+        fd = os.open(self.path, os.O_RDWR)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
 
 
 def read_json(path: Path) -> dict | None:
