@@ -5,23 +5,23 @@
  *
  * Every step is one `glmprobe <step>` command; the processes only stage files and call it.
  * `glmprobe run PARAMS.yaml` runs the same benchmark on one machine without Nextflow.
+ * main_ci.nf is this file with the plugin-free initialisation (tests/pipeline checks they match).
  */
-
-nextflow.enable.dsl = 2
 
 include { GLMPROBE                } from './workflows/glmprobe'
 include { PIPELINE_INITIALISATION } from './subworkflows/local/utils_nfcore_glmprobe_pipeline'
-include { PIPELINE_COMPLETION     } from './subworkflows/local/utils_nfcore_glmprobe_pipeline'
+include { PIPELINE_COMPLETION     } from './subworkflows/local/utils_glmprobe'
 
 workflow {
 
     main:
-    // Validate params, print the summary, read the sheets into channels.
+    // Validate params and sheets, print the summary, read the sheets into channels.
     PIPELINE_INITIALISATION(
         params.version,
         params.validate_params,
         params.input,
-        params.models
+        params.models,
+        params.pretrain
     )
 
     GLMPROBE(
@@ -30,6 +30,7 @@ workflow {
     )
 
     PIPELINE_COMPLETION(
-        params.outdir
+        params.outdir,
+        params.tracking_uri
     )
 }

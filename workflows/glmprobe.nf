@@ -2,11 +2,14 @@
  * GLMPROBE: the benchmark as channel wiring.
  *
  *   datasets sheet (or SYNTH) -> PREPARE per dataset
- *   [PRETRAIN the demo gLM on the train splits]
+ *   [PRETRAIN the demo gLM on the train split]
  *   dataset x model -> EMBED (optionally --shard i/n, then EMBED_GATHER)
  *   store x head    -> PROBE   (every stored layer and pooling)
  *   dataset x arch  -> BASELINE
  *   every output    -> TRACK (the single MLflow writer) and REPORT
+ *
+ * The task matrix is the one glmprobe.plan expands for `glmprobe run` (the same record keys);
+ * tests/pipeline compare the two runners' results task by task.
  */
 
 include { GLMPROBE_SYNTH        } from '../modules/local/synth/main'
@@ -18,64 +21,62 @@ include { GLMPROBE_PROBE        } from '../modules/local/probe/main'
 include { GLMPROBE_BASELINE     } from '../modules/local/baseline/main'
 include { GLMPROBE_TRACK        } from '../modules/local/track/main'
 include { GLMPROBE_REPORT       } from '../modules/local/report/main'
-include { sheetMetas; pretrainedMetas; listParam; softwareVersionsToYAML } from '../subworkflows/local/utils_nfcore_glmprobe_pipeline'
+include { datasetRows; pretrainedRows; listParam; boolParam } from '../subworkflows/local/utils_glmprobe'
 
 workflow GLMPROBE {
 
     take:
     ch_input   // channel: [ datasets sheet ]; empty with params.synth
-    ch_models  // channel: [ meta(id, family), models sheet folder, models sheet name ]
+    ch_models  // channel: [ meta(id, family), models-sheet row CSV, local source or [] ]
 
     main:
+    ch_versions = channel.empty()
+
     // ---- datasets: the user's sheet, or the synthetic benchmark generated here
     ch_synth = channel.empty()
     ch_sheet = ch_input
-    if (params.synth) {
-        GLMPROBE_SYNTH(params.seed)
+    if (boolParam(params.synth)) {
+        GLMPROBE_SYNTH(params.seed as int)
         ch_synth = GLMPROBE_SYNTH.out.folder
-        ch_sheet = GLMPROBE_SYNTH.out.sheet
+        ch_sheet = GLMPROBE_SYNTH.out.folder.map { dir -> dir.resolve('datasets.csv') }
+        ch_versions = ch_versions.mix(GLMPROBE_SYNTH.out.versions)
     }
     def wanted = listParam(params.datasets)
     ch_rows = ch_sheet
-        .flatMap { sheet ->
-            sheetMetas(sheet, "${projectDir}/assets/schema_datasets.json")
-                .findAll { meta -> !wanted || meta.id in wanted }
-                .collect { meta -> [[id: meta.id], sheet.parent, sheet.name] }
-        }
+        .flatMap { sheet -> datasetRows(sheet).findAll { row -> !wanted || row[0].id in wanted } }
     GLMPROBE_PREPARE(ch_rows)
-    ch_dataset = GLMPROBE_PREPARE.out.dataset  // [ meta(id), dataset.h5 ]
+    ch_versions = ch_versions.mix(GLMPROBE_PREPARE.out.versions)
+    ch_dataset = GLMPROBE_PREPARE.out.folder.map { meta, dir -> [meta, dir.resolve('dataset.h5')] }
 
     // ---- models: the models sheet, plus the pre-trained demo gLM and its random-init twin
     ch_pretrain = channel.empty()
     ch_all_models = ch_models
-    if (params.pretrain) {
-        // One dataset's train split: params.pretrain_dataset, else the sheet's first (selected) row.
+    if (boolParam(params.pretrain)) {
+        // One dataset's train split: params.pretrain_dataset, else the first selected dataset.
         ch_pretrain_on = ch_sheet.map { sheet ->
-            params.pretrain_dataset ?: sheetMetas(sheet, "${projectDir}/assets/schema_datasets.json")
-                .find { meta -> !wanted || meta.id in wanted }?.id
+            params.pretrain_dataset ?: datasetRows(sheet).collect { row -> row[0].id }.find { id -> !wanted || id in wanted }
         }
         GLMPROBE_PRETRAIN(
-            ch_dataset.combine(ch_pretrain_on).filter { meta, h5, id -> meta.id == id }.map { meta, h5, id -> [meta, h5] },
-            file("${projectDir}/assets/pretrained_models.csv", checkIfExists: true)
+            ch_dataset.combine(ch_pretrain_on).filter { meta, _h5, id -> meta.id == id }.map { meta, h5, _id -> [meta, h5] }
         )
-        ch_pretrain = GLMPROBE_PRETRAIN.out.folder
-        def metas = pretrainedMetas()
-        ch_all_models = ch_models.mix(
-            GLMPROBE_PRETRAIN.out.folder.flatMap { folder -> metas.collect { meta -> [meta, folder, 'models.csv'] } }
-        )
+        ch_versions = ch_versions.mix(GLMPROBE_PRETRAIN.out.versions)
+        ch_pretrain = GLMPROBE_PRETRAIN.out.model.map { dir -> dir.parent }
+        ch_all_models = ch_models.mix(GLMPROBE_PRETRAIN.out.model.flatMap { dir -> pretrainedRows(dir) })
     }
 
     // ---- EMBED every dataset with every model (scatter over shards when embed_shards > 1)
     def n_shards = params.embed_shards as int
     ch_embed = ch_dataset
         .combine(ch_all_models)
-        .map { dmeta, h5, mmeta, sheet_dir, sheet_name ->
-            [[id: "${dmeta.id}/${mmeta.id}", dataset: dmeta.id, model: mmeta.id, family: mmeta.family],
-             h5, sheet_dir, sheet_name]
-        }
         .combine(channel.fromList(n_shards > 1 ? (0..<n_shards).collect { i -> "${i}/${n_shards}" } : ['']))
+        .map { dmeta, h5, mmeta, row, source, shard ->
+            def meta = [id: "${dmeta.id}/${mmeta.id}", dataset: dmeta.id, model: mmeta.id, family: mmeta.family]
+            def out = shard ? "shards/${dmeta.id}/${mmeta.id}/${shard.replace('/', 'of')}" : "embeddings/${dmeta.id}/${mmeta.id}"
+            [meta, h5, row, source, shard, out]
+        }
     GLMPROBE_EMBED(ch_embed)
-    ch_parts = GLMPROBE_EMBED.out.store.branch { meta, dir ->
+    ch_versions = ch_versions.mix(GLMPROBE_EMBED.out.versions)
+    ch_parts = GLMPROBE_EMBED.out.store.branch { _meta, _dir ->
         whole: n_shards == 1
         shard: true
     }
@@ -84,42 +85,51 @@ workflow GLMPROBE {
             .groupTuple(size: n_shards)
             .map { meta, dirs -> [meta, dirs.sort { dir -> dir.name.tokenize('o')[0] as int }] }
     )
+    ch_versions = ch_versions.mix(GLMPROBE_EMBED_GATHER.out.versions)
     ch_store = ch_parts.whole.mix(GLMPROBE_EMBED_GATHER.out.store)  // [ meta(id, dataset, model, family), store ]
 
     // ---- PROBE every head on every store (each task sweeps all stored layers and poolings)
     ch_probe = ch_store
         .map { meta, store -> [meta.dataset, meta, store] }
         .combine(ch_dataset.map { meta, h5 -> [meta.id, h5] }, by: 0)
-        .map { dataset_id, meta, store, h5 -> [meta, h5, store] }
+        .map { _dataset_id, meta, store, h5 -> [meta, h5, store] }
         .combine(channel.fromList(listParam(params.heads)))
     GLMPROBE_PROBE(ch_probe)
+    ch_versions = ch_versions.mix(GLMPROBE_PROBE.out.versions)
 
     // ---- BASELINE: one-hot architectures from scratch, same tuning budget
     GLMPROBE_BASELINE(ch_dataset.combine(channel.fromList(listParam(params.baselines))))
+    ch_versions = ch_versions.mix(GLMPROBE_BASELINE.out.versions)
 
     // ---- TRACK and REPORT read every task's top-level output folder (records are the source of
     // truth). Each task writes under <folder>/<...> in its work dir, so its top-level folder holds
     // only its own outputs; the two steps merge them back into the results tree.
-    ch_trees = GLMPROBE_PREPARE.out.folder.map { dir -> dir.parent }
+    ch_trees = GLMPROBE_PREPARE.out.folder.map { _meta, dir -> dir.parent }
         .mix(
             ch_synth,
             ch_pretrain,
-            ch_store.map { meta, store -> store.parent.parent },
-            GLMPROBE_PROBE.out.probes.flatMap { meta, dirs -> (dirs instanceof List ? dirs : [dirs]).collect { dir -> dir.parent.parent.parent.parent } },
-            GLMPROBE_BASELINE.out.baseline.map { meta, dir -> dir.parent.parent },
+            ch_store.map { _meta, store -> store.parent.parent },
+            GLMPROBE_PROBE.out.probes.flatMap { _meta, dirs -> (dirs instanceof List ? dirs : [dirs]).collect { dir -> dir.parent.parent.parent.parent } },
+            GLMPROBE_BASELINE.out.baseline.map { _meta, dir -> dir.parent.parent },
         )
         .unique()
-        .collect()
-    // An earlier launch's pipeline_run.json keeps MLflow's parent run stable across -resume.
-    def run_info = file("${params.outdir}/pipeline_info/pipeline_run.json")
-    GLMPROBE_TRACK(ch_trees, run_info.exists() ? run_info : [], params.experiment)
+        .toSortedList()
+    // Without a tracking server TRACK builds mlflow.db + mlartifacts/ in its work dir; they are
+    // published to outdir and the DB points at the published artifacts.
+    def artifact_destination = params.tracking_uri ? '' : "${file(params.outdir).toUriString()}/mlartifacts".toString()
+    GLMPROBE_TRACK(ch_trees, params.experiment, workflow.sessionId.toString(), artifact_destination)
     GLMPROBE_REPORT(ch_trees)
+    ch_versions = ch_versions.mix(GLMPROBE_TRACK.out.versions, GLMPROBE_REPORT.out.versions)
 
-    // ---- software versions of every process, from the `versions` topic
-    softwareVersionsToYAML(channel.topic('versions'))
+    // ---- software versions of every process -> pipeline_info/glmprobe_software_mqc_versions.yml
+    ch_versions
+        .map { process, tool, version -> [process.tokenize(':').last(), "${tool}: ${version}".toString()] }
+        .unique()
+        .groupTuple()
+        .map { process, tools -> ("${process}:\n" + tools.sort().collect { line -> "    ${line}" }.join('\n')).toString() }
+        .mix(channel.of("Workflow:\n    glmprobe: ${workflow.manifest.version}\n    Nextflow: ${workflow.nextflow.version}".toString()))
         .collectFile(storeDir: "${params.outdir}/pipeline_info", name: 'glmprobe_software_mqc_versions.yml', sort: true, newLine: true)
 
     emit:
     report = GLMPROBE_REPORT.out.report  // channel: [ report folder ]
-    table  = GLMPROBE_REPORT.out.table   // channel: [ results.csv ]
 }

@@ -211,9 +211,14 @@ def to_rows(tasks: list[Task]) -> list[dict]:
               help="Results folder (overrides the params file's 'outdir'; default: results).")
 @click.option("--format", "fmt", type=click.Choice(["json", "csv"]), default="json", show_default=True,
               help="Output format on stdout: a JSON list of tasks, or CSV with JSON-encoded inputs/args.")
-def plan_command(params_file: Path, outdir: Path | None, fmt: str) -> None:
+@click.option("--fail-unknown", is_flag=True,
+              help="Fail on a param that nextflow_schema.json does not declare (as nf-schema does in the pipeline).")
+def plan_command(params_file: Path, outdir: Path | None, fmt: str, fail_unknown: bool = False) -> None:
     """Expand PARAMS_FILE and its sheets into the task list (id, step, outdir, deps, inputs, args)."""
     params = load_params(params_file, {"outdir": outdir})
+    if fail_unknown and params.unknown:
+        raise UserError(f"unknown param(s) {', '.join(params.unknown)} (not in nextflow_schema.json)",
+                        path=params_file, hint="Check the spelling; `nextflow run . --help` lists every param")
     tasks = build_plan(params)
     if fmt == "json":
         click.echo(json.dumps([asdict(t) for t in tasks], indent=2, default=str))

@@ -87,14 +87,15 @@ DYNAMIC = _DYNAMIC
 
 
 def params_used(text: str) -> set[str]:
-    return set(re.findall(r"\bparams\.(\w+)", _strip_comments(text)))
+    # params.x, not a method call on the params map (params.findAll { ... }) nor a file name (params.json)
+    return set(re.findall(r"(?<![\w/-])params\.(\w+)\b(?!\s*[({])(?!\.json)", _strip_comments(text))) - {"json"}
 
 
 def ext_args_flags(config_text: str) -> dict[str, set[str]]:
     """`withName: 'X' { ... }` -> every --flag in that block (ext.args and friends)."""
     text = _strip_comments(config_text)
     out: dict[str, set[str]] = {}
-    for m in re.finditer(r"withName:\s*'(\w+)'\s*\{", text):
+    for m in re.finditer(r"withName:\s*'([\w|]+)'\s*\{", text):
         depth, i = 1, m.end()
         while depth and i < len(text):
             depth += {"{": 1, "}": -1}.get(text[i], 0)
@@ -106,5 +107,6 @@ def ext_args_flags(config_text: str) -> dict[str, set[str]]:
             d = re.search(rf"def\s+{ref}\s*=\s*\{{(.*?)^\}}", text, re.M | re.S)
             if d:
                 flags |= set(re.findall(r"(?<![\w-])(--[a-z][a-z0-9-]*)", d.group(1)))
-        out[m.group(1)] = flags
+        for name in m.group(1).split("|"):   # withName: 'A|B' selects both
+            out.setdefault(name, set()).update(flags)
     return out

@@ -9,26 +9,24 @@ process GLMPROBE_EMBED {
     container "glmprobe${meta.family == 'gpn' ? '-gpn' : ''}${task.ext.use_gpu ? '-cuda' : ''}:${workflow.manifest.version}"
 
     input:
-    tuple val(meta), path(dataset), path(models_dir, stageAs: 'models'), val(models_name), val(shard)
+    // model_row: the model's models-sheet row (one-row sheet); a local source is staged as inputs/model/<name>.
+    tuple val(meta), path(dataset), val(model_row), path(source, stageAs: 'inputs/model/*'), val(shard), val(out)
 
     output:
-    tuple val(meta), path(shard ? "shards/${meta.dataset}/${meta.model}/${shard.replace('/', 'of')}" : "embeddings/${meta.dataset}/${meta.model}"), emit: store
-    tuple val("${task.process}"), val('glmprobe'), eval("glmprobe --version | sed 's/.*version //'"), emit: versions_glmprobe, topic: versions
-    tuple val("${task.process}"), val('torch'), eval("python3 -c 'import torch; print(torch.__version__)'"), emit: versions_torch, topic: versions
-    tuple val("${task.process}"), val('transformers'), eval("python3 -c 'import transformers; print(transformers.__version__)'"), emit: versions_transformers, topic: versions
-
-    when:
-    task.ext.when == null || task.ext.when
+    tuple val(meta), path("${out}"), emit: store
+    tuple val("${task.process}"), val('glmprobe'), eval("glmprobe --version | sed 's/.*version //'"), emit: versions
 
     script:
     def args = task.ext.args ?: ''
-    def out = shard ? "shards/${meta.dataset}/${meta.model}/${shard.replace('/', 'of')}" : "embeddings/${meta.dataset}/${meta.model}"
     def shard_arg = shard ? "--shard ${shard}" : ''
     """
     export GLMPROBE_PIPELINE_VERSION=${workflow.manifest.version}
+    cat > models.csv <<'GLMPROBE_SHEET'
+${model_row}
+GLMPROBE_SHEET
     glmprobe embed \\
         --dataset ${dataset} \\
-        --models models/${models_name} \\
+        --models models.csv \\
         --model ${meta.model} \\
         --outdir ${out} \\
         ${shard_arg} \\
@@ -37,7 +35,6 @@ process GLMPROBE_EMBED {
     """
 
     stub:
-    def out = shard ? "shards/${meta.dataset}/${meta.model}/${shard.replace('/', 'of')}" : "embeddings/${meta.dataset}/${meta.model}"
     """
     mkdir -p ${out}
     touch ${out}/store.h5 ${out}/manifest.json ${out}/record.json

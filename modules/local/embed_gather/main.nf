@@ -11,10 +11,7 @@ process GLMPROBE_EMBED_GATHER {
 
     output:
     tuple val(meta), path("embeddings/${meta.dataset}/${meta.model}"), emit: store
-    tuple val("${task.process}"), val('glmprobe'), eval("glmprobe --version | sed 's/.*version //'"), emit: versions_glmprobe, topic: versions
-
-    when:
-    task.ext.when == null || task.ext.when
+    tuple val("${task.process}"), val('glmprobe'), eval("glmprobe --version | sed 's/.*version //'"), emit: versions
 
     script:
     def args = task.ext.args ?: ''

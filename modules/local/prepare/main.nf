@@ -7,22 +7,21 @@ process GLMPROBE_PREPARE {
     container "glmprobe:${workflow.manifest.version}"
 
     input:
-    // The sheet's whole folder is staged as `sheet/`, so relative paths in the sheet keep working.
-    tuple val(meta), path(sheet_dir, stageAs: 'sheet'), val(sheet_name)
+    // The row (as a one-row sheet) names its files where they are staged: inputs/<column>/<name>.
+    tuple val(meta), val(row), path(data, stageAs: 'inputs/path/*'), path(labels, stageAs: 'inputs/labels/*'), path(genome, stageAs: 'inputs/genome/*')
 
     output:
-    tuple val(meta), path("datasets/${meta.id}/dataset.h5"), emit: dataset
-    path "datasets/${meta.id}"                             , emit: folder
-    tuple val("${task.process}"), val('glmprobe'), eval("glmprobe --version | sed 's/.*version //'"), emit: versions_glmprobe, topic: versions
-
-    when:
-    task.ext.when == null || task.ext.when
+    tuple val(meta), path("datasets/${meta.id}"), emit: folder  // dataset.h5, record.json
+    tuple val("${task.process}"), val('glmprobe'), eval("glmprobe --version | sed 's/.*version //'"), emit: versions
 
     script:
     def args = task.ext.args ?: ''
     """
     export GLMPROBE_PIPELINE_VERSION=${workflow.manifest.version}
-    glmprobe prepare sheet/${sheet_name} --id ${meta.id} --outdir datasets ${args}
+    cat > sheet.csv <<'GLMPROBE_SHEET'
+${row}
+GLMPROBE_SHEET
+    glmprobe prepare sheet.csv --id ${meta.id} --outdir datasets ${args}
     """
 
     stub:

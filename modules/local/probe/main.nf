@@ -13,11 +13,7 @@ process GLMPROBE_PROBE {
     output:
     // Optional: a head that needs per-token embeddings is skipped (with a note) on pooled-only stores.
     tuple val(meta), path("probes/${meta.dataset}/${meta.model}/L*/*-${head}", type: 'dir'), emit: probes, optional: true
-    tuple val("${task.process}"), val('glmprobe'), eval("glmprobe --version | sed 's/.*version //'"), emit: versions_glmprobe, topic: versions
-    tuple val("${task.process}"), val('torch'), eval("python3 -c 'import torch; print(torch.__version__)'"), emit: versions_torch, topic: versions
-
-    when:
-    task.ext.when == null || task.ext.when
+    tuple val("${task.process}"), val('glmprobe'), eval("glmprobe --version | sed 's/.*version //'"), emit: versions
 
     script:
     def args = task.ext.args ?: ''

@@ -11,12 +11,8 @@ process GLMPROBE_REPORT {
     path(trees, stageAs: 'part*/*')
 
     output:
-    path "report"             , emit: report
-    path "report/results.csv" , emit: table
-    tuple val("${task.process}"), val('glmprobe'), eval("glmprobe --version | sed 's/.*version //'"), emit: versions_glmprobe, topic: versions
-
-    when:
-    task.ext.when == null || task.ext.when
+    path "report", emit: report  // results.csv, index.html, figures/
+    tuple val("${task.process}"), val('glmprobe'), eval("glmprobe --version | sed 's/.*version //'"), emit: versions
 
     script:
     def args = task.ext.args ?: ''

@@ -10,12 +10,8 @@ process GLMPROBE_SYNTH {
     val seed
 
     output:
-    path "synth"              , emit: folder
-    path "synth/datasets.csv" , emit: sheet
-    tuple val("${task.process}"), val('glmprobe'), eval("glmprobe --version | sed 's/.*version //'"), emit: versions_glmprobe, topic: versions
-
-    when:
-    task.ext.when == null || task.ext.when
+    path "synth", emit: folder  // datasets.csv, mpra.tsv, chip.tsv, truth.json, record.json ...
+    tuple val("${task.process}"), val('glmprobe'), eval("glmprobe --version | sed 's/.*version //'"), emit: versions
 
     script:
     def args = task.ext.args ?: ''
@@ -26,8 +22,10 @@ process GLMPROBE_SYNTH {
     """
 
     stub:
+    // A real two-row sheet, so -stub-run instantiates every downstream process.
     """
     mkdir -p synth
-    touch synth/datasets.csv synth/mpra.tsv synth/chip.tsv synth/truth.json
+    printf 'id,format,path,task,split,target_cols\\nsynth_mpra,table,mpra.tsv,regression,column,cellA;cellB;cellC\\nsynth_chip,table,chip.tsv,binary,column,CTCF\\n' > synth/datasets.csv
+    touch synth/mpra.tsv synth/chip.tsv synth/truth.json synth/record.json
     """
 }

@@ -1,5 +1,9 @@
 // TRACK: the single MLflow writer. Logs every record.json of the run, idempotently.
-// maxForks 1 (conf/modules.config): it creates the tracking DB, which must happen exactly once.
+// Default store: a SQLite DB built in this task's work dir (mlflow.db + mlartifacts/), then
+// published to --outdir; its artifact locations are rewritten to the published place
+// (--artifact-destination), so it works on any executor and with --outdir s3://...
+// With --tracking_uri http(s)://... it logs to that server instead and publishes no DB.
+// The parent run's id is the Nextflow session id: stable across -resume.
 process GLMPROBE_TRACK {
     tag "${experiment}"
     label 'process_single'
@@ -10,20 +14,20 @@ process GLMPROBE_TRACK {
     input:
     // Top-level output folders of every task (datasets/, embeddings/, probes/ ...), one per task.
     path(trees, stageAs: 'part*/*')
-    // pipeline_info/pipeline_run.json of an earlier launch into the same outdir (keeps one parent run), or [].
-    path(run_info, stageAs: 'results/pipeline_info/*')
     val experiment
+    val session
+    // Where outdir/mlartifacts will be (path or URI); '' when logging to a tracking server.
+    val artifact_destination
 
     output:
-    path "results/pipeline_info/pipeline_run.json", emit: run_info, optional: true
-    tuple val("${task.process}"), val('glmprobe'), eval("glmprobe --version | sed 's/.*version //'"), emit: versions_glmprobe, topic: versions
-    tuple val("${task.process}"), val('mlflow'), eval("python3 -c 'import mlflow; print(mlflow.__version__)'"), emit: versions_mlflow, topic: versions
-
-    when:
-    task.ext.when == null || task.ext.when
+    path "mlflow.db"   , emit: db, optional: true
+    path "mlartifacts" , emit: artifacts, optional: true
+    path "pipeline_run.json", emit: run_info
+    tuple val("${task.process}"), val('glmprobe'), eval("glmprobe --version | sed 's/.*version //'"), emit: versions
 
     script:
     def args = task.ext.args ?: ''
+    def store = artifact_destination ? "--tracking-uri \"sqlite:///\$PWD/mlflow.db\" --artifact-destination '${artifact_destination}'" : ''
     """
     export GLMPROBE_PIPELINE_VERSION=${workflow.manifest.version}
     # Merge the per-task trees into one results/ tree of symlinks (the layout of docs/output.md).
@@ -31,13 +35,16 @@ process GLMPROBE_TRACK {
     cp -rsL "\$PWD"/part*/* results/
     glmprobe track results \\
         --experiment '${experiment}' \\
+        --pipeline-run-id '${session}' \\
         --quiet \\
+        ${store} \\
         ${args}
+    printf '{"id": "%s", "experiment": "%s"}\\n' '${session}' '${experiment}' > pipeline_run.json
     """
 
     stub:
     """
-    mkdir -p results/pipeline_info
-    touch results/pipeline_info/pipeline_run.json
+    touch mlflow.db pipeline_run.json
+    mkdir -p mlartifacts
     """
 }
