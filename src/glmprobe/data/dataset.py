@@ -7,13 +7,18 @@ Layout (format_version 1)::
     /targets    (N, T) float32, NaN = unobserved
     /split      (N,)   uint8 code into SPLITS (train=0, valid=1, test=2)
     /coords/{chrom,start,end,strand}   optional, (N,) each
+    /target_offsets (N, T) float32     optional: the logit baseline each target is relative to
+                                       (splicing: y[...,0] = logit(PSI_t) - mean logit, offsets =
+                                       the mean logit; the study's diff_KL loss and test filter
+                                       need both, see glmprobe.data.delta_logit)
     attrs: format_version, name, task, target_names (JSON), segments (JSON or "null"),
            provenance (JSON), checksum, n, glmprobe_version
 
 ``checksum`` is a sha256 over the content (ids, sequences, targets, split,
-target names, task, segments) in row order, so two files with the same data have
-the same checksum whatever their creation time. Embedding stores and records key
-on it.
+target names, task, segments, and target_offsets when present) in row order, so two
+files with the same data have the same checksum whatever their creation time (a file
+without offsets hashes exactly as before offsets existed). Embedding stores and records
+key on it.
 
 Writing streams: :class:`DatasetWriter` appends chunks, so a million-row CSV never
 has to be held in memory. The file appears at its final path only when complete.
@@ -66,6 +71,7 @@ class Dataset:
     segments: list[int] | None = None
     provenance: dict = field(default_factory=dict)
     checksum: str | None = None
+    offsets: np.ndarray | None = None   # (N, T) target_offsets, or None
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -78,7 +84,8 @@ class Dataset:
         return Dataset(self.name, self.ids[idx], self.sequences[idx], self.targets[idx],
                        list(self.target_names), self.task, self.split[idx],
                        None if self.coords is None else {k: v[idx] for k, v in self.coords.items()},
-                       self.segments, dict(self.provenance))
+                       self.segments, dict(self.provenance),
+                       offsets=None if self.offsets is None else self.offsets[idx])
 
 
 class DatasetWriter:
@@ -89,7 +96,7 @@ class DatasetWriter:
 
     def __init__(self, path: str | os.PathLike, *, name: str, target_names: Sequence[str], task: str,
                  provenance: dict | None = None, segments: Sequence[int] | None = None,
-                 with_coords: bool = False):
+                 with_coords: bool = False, with_offsets: bool = False):
         if task not in TASKS:
             raise UserError(f"unknown task type {task!r}; use one of {', '.join(TASKS)}")
         self.path = Path(path)
@@ -98,11 +105,13 @@ class DatasetWriter:
         self.segments = list(segments) if segments else None
         self.provenance = provenance or {}
         self.with_coords = with_coords
+        self.with_offsets = with_offsets
         self.n = 0
         self._ctx = None
         self._h5 = None
         # One hasher per field so the checksum does not depend on how rows were chunked.
-        self._hashes = {key: hashlib.sha256() for key in ("rows", "targets", "split")}
+        self._hashes = {key: hashlib.sha256() for key in ("rows", "targets", "split")
+                        + (("offsets",) if with_offsets else ())}
 
     def __enter__(self) -> "DatasetWriter":
         self._ctx = atomic_path(self.path, suffix=".h5")
@@ -114,6 +123,8 @@ class DatasetWriter:
         h.create_dataset("sequences", (0,), maxshape=(None,), dtype=_STR, chunks=(_CHUNK,))
         h.create_dataset("targets", (0, T), maxshape=(None, T), dtype="f4", chunks=(_CHUNK, max(T, 1)))
         h.create_dataset("split", (0,), maxshape=(None,), dtype="u1", chunks=(_CHUNK,))
+        if self.with_offsets:
+            h.create_dataset("target_offsets", (0, T), maxshape=(None, T), dtype="f4", chunks=(_CHUNK, max(T, 1)))
         if self.with_coords:
             g = h.create_group("coords")
             g.create_dataset("chrom", (0,), maxshape=(None,), dtype=_STR, chunks=(_CHUNK,))
@@ -123,7 +134,8 @@ class DatasetWriter:
         return self
 
     def append(self, ids: Sequence[str], sequences: Sequence[str], targets: np.ndarray,
-               split: Sequence[str], coords: dict[str, Sequence] | None = None) -> None:
+               split: Sequence[str], coords: dict[str, Sequence] | None = None,
+               offsets: np.ndarray | None = None) -> None:
         """Append one chunk of rows (already validated by the reader)."""
         k = len(ids)
         targets = np.asarray(targets, dtype=np.float32).reshape(k, len(self.target_names))
@@ -138,6 +150,13 @@ class DatasetWriter:
             for key in ("chrom", "start", "end", "strand"):
                 h["coords"][key].resize(b, axis=0)
                 h["coords"][key][a:b] = coords[key]
+        if self.with_offsets:
+            if offsets is None:
+                raise ValueError("offsets required: writer opened with with_offsets=True")
+            offsets = np.asarray(offsets, dtype=np.float32).reshape(k, len(self.target_names))
+            h["target_offsets"].resize(b, axis=0)
+            h["target_offsets"][a:b] = offsets
+            self._hashes["offsets"].update(np.ascontiguousarray(offsets).tobytes())
         for i, s in zip(ids, sequences):
             self._hashes["rows"].update(f"{i}\t{s}\n".encode())
         self._hashes["targets"].update(np.ascontiguousarray(targets).tobytes())
@@ -176,11 +195,12 @@ def write_dataset(path: str | os.PathLike, ds: Dataset) -> str:
     """Write an in-memory dataset; returns its checksum."""
     with DatasetWriter(path, name=ds.name, target_names=ds.target_names, task=ds.task,
                        provenance=ds.provenance, segments=ds.segments,
-                       with_coords=ds.coords is not None) as w:
+                       with_coords=ds.coords is not None, with_offsets=ds.offsets is not None) as w:
         for a in range(0, len(ds), _CHUNK):
             sl = slice(a, a + _CHUNK)
             w.append(list(ds.ids[sl]), list(ds.sequences[sl]), ds.targets[sl], list(ds.split[sl]),
-                     None if ds.coords is None else {k: v[sl] for k, v in ds.coords.items()})
+                     None if ds.coords is None else {k: v[sl] for k, v in ds.coords.items()},
+                     None if ds.offsets is None else ds.offsets[sl])
     ds.checksum = w.checksum
     return w.checksum
 
@@ -238,6 +258,11 @@ class DatasetFile:
         return self._h5["targets"][:]
 
     @property
+    def target_offsets(self) -> np.ndarray | None:
+        """(N, T) logit baselines of the targets (splicing: the mean logit), or None."""
+        return self._h5["target_offsets"][:] if "target_offsets" in self._h5 else None
+
+    @property
     def split(self) -> np.ndarray:
         """Split names per row (str array)."""
         return np.asarray(SPLITS, dtype=object)[self._h5["split"][:]]
@@ -253,7 +278,7 @@ class DatasetFile:
         """Everything in memory (fine up to a few million short sequences)."""
         return Dataset(self.name, self.ids, self.sequences(), self.targets, list(self.target_names),
                        self.task, self.split, self.coords, self.segments, dict(self.provenance),
-                       self.checksum)
+                       self.checksum, self.target_offsets)
 
 
 def read_dataset(path: str | os.PathLike) -> Dataset:

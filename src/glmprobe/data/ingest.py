@@ -30,6 +30,7 @@ from tqdm import tqdm
 from glmprobe import __version__
 from glmprobe.atomic import sha256_file
 from glmprobe.data.dataset import SPLITS, DatasetWriter
+from glmprobe.data.delta_logit import check_offsets
 from glmprobe.data.leakage import Leakage, canonical_hashes, check_leakage
 from glmprobe.data.readers import Chunk, Reader
 from glmprobe.data.sequences import clean_chunk
@@ -155,7 +156,10 @@ def scan(reader: Reader, row: DatasetRow, plan: SplitPlan, progress: bool = Fals
             seen |= new
             amb_b += cleaned.ambiguous_bases
             amb_r += cleaned.ambiguous_records
-            all_nan.append(stats.update(chunk, _targets(chunk, row, reader.target_names)))
+            y = _targets(chunk, row, reader.target_names)
+            if reader.has_offsets:
+                check_offsets(chunk, chunk.offsets, y, reader.target_names)
+            all_nan.append(stats.update(chunk, y))
             c = plan.assign(chunk)
             codes.append(c if c is not None else np.zeros(len(chunk), dtype=np.uint8))
             hashes.append(canonical_hashes(cleaned.sequences))
@@ -208,7 +212,8 @@ def _write(path: Path, reader: Reader, row: DatasetRow, task: str, keep: np.ndar
     ones, zeros = np.zeros((3, T), dtype=np.int64), np.zeros((3, T), dtype=np.int64)
     a = 0
     with DatasetWriter(path, name=row.id, target_names=reader.target_names, task=task, provenance=provenance,
-                       segments=reader.segments, with_coords=reader.has_coords) as w, \
+                       segments=reader.segments, with_coords=reader.has_coords,
+                       with_offsets=reader.has_offsets) as w, \
             _bar(row, "write", int(keep.sum()), progress) as bar:
         for chunk in reader.chunks():
             b = a + len(chunk)
@@ -219,7 +224,8 @@ def _write(path: Path, reader: Reader, row: DatasetRow, task: str, keep: np.ndar
             if sel.size:
                 w.append([chunk.ids[i] for i in sel], [seqs[i] for i in sel], y.astype(np.float32),
                          names[c].tolist(),
-                         {k: np.asarray(v)[sel] for k, v in chunk.coords.items()} if reader.has_coords else None)
+                         {k: np.asarray(v)[sel] for k, v in chunk.coords.items()} if reader.has_coords else None,
+                         chunk.offsets[sel] if reader.has_offsets else None)
                 for k in range(3):
                     ones[k] += (y[c == k] == 1).sum(axis=0)
                     zeros[k] += (y[c == k] == 0).sum(axis=0)

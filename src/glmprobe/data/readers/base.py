@@ -42,6 +42,7 @@ class Chunk:
     split: list[str] | None = None           # split names as written in the input
     fold: np.ndarray | None = None           # fold numbers (study fold files, or a fold column)
     coords: dict[str, np.ndarray] | None = None
+    offsets: np.ndarray | None = None        # (k, T) logit baselines of the targets (splicing mean logit)
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -59,6 +60,7 @@ class Reader(abc.ABC):
     has_coords: bool = False
     natural_split: str | None = None   # "column" (split names in the input), "folds", or None
     size_hint: int | None = None       # number of records when cheap to know (progress bars)
+    has_offsets: bool = False          # chunks carry target offsets (dataset.h5 /target_offsets)
 
     def __init__(self, row: "DatasetRow", chunk_size: int = 65536):
         self.row = row

@@ -37,6 +37,7 @@ class Layout:
     transform: Callable[[np.ndarray], np.ndarray] = _as_2d
     segments: tuple[int, ...] | None = None
     y_ndim: tuple[int, ...] = (1, 2)
+    offsets: Callable[[np.ndarray], np.ndarray] | None = None   # y -> per-target logit baselines
 
 
 LAYOUTS: dict[str, Layout] = {
@@ -46,9 +47,10 @@ LAYOUTS: dict[str, Layout] = {
     "eclip_h5": Layout("X_{g}", "Y_{g}", "bound", extra_channels=True),
     # INSERT-seq: only the first y column is the elongation readout (paper.md §1.1).
     "insert_h5": Layout("X_{g}", "Y_{g}", "elongation", transform=lambda y: _as_2d(y)[:, :1]),
-    # Splicing: y (N, 56, 2); [..., 0] is the tissue-specific delta logit, NaN where unobserved.
+    # Splicing: y (N, 56, 2); [..., 0] is the tissue-specific delta logit, NaN where unobserved, and
+    # [..., 1] the mean logit it is relative to (kept as target offsets: diff_KL and the test filter need it).
     "splicing_h5": Layout("x_{g}", "y_{g}", "tissue", transform=lambda y: y[..., 0], segments=(400, 400),
-                          y_ndim=(3,)),
+                          y_ndim=(3,), offsets=lambda y: y[..., 1]),
 }
 
 
@@ -98,6 +100,7 @@ class Hdf5Reader(Reader):
             raise UserError(f"not a readable HDF5 file ({exc})", path=self.path) from None
         self.natural_split = "folds" if self.layout.folds else "column"
         self.segments = list(self.layout.segments) if self.layout.segments else None
+        self.has_offsets = self.layout.offsets is not None
 
     def sources(self) -> dict[str, Path]:
         return {"data": self.path}
@@ -160,9 +163,11 @@ class Hdf5Reader(Reader):
                     if bad is not None:
                         raise UserError("not one-hot: a position has values other than a single 1", path=self.path,
                                         where=locate(bad), hint="x must hold 0/1 one-hot bases (all-zero = N).")
-                    y = lay.transform(np.asarray(Y[a:b], dtype=np.float64))
+                    raw = np.asarray(Y[a:b], dtype=np.float64)
+                    y = lay.transform(raw)
                     k = b - a
                     yield Chunk(ids=[f"{prefix}_{a + i:0{width}d}" for i in range(k)], sequences=seqs,
                                 targets=y, path=self.path, locate=locate,
                                 split=None if lay.folds else [g] * k,
+                                offsets=lay.offsets(raw) if lay.offsets else None,
                                 fold=np.full(k, g, dtype=np.int64) if lay.folds else None)
