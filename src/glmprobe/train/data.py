@@ -25,11 +25,14 @@ class Arrays:
     X: Any          # (N, ...) np.ndarray / np.memmap / h5py.Dataset
     y: np.ndarray   # (N, T) float32
     ids: np.ndarray  # (N,) str
+    offsets: np.ndarray | None = None   # (N, T) target offsets (splicing mean logit; train/losses.py)
 
     def __post_init__(self) -> None:
         self.y = np.asarray(self.y, dtype=np.float32)
         if self.y.ndim == 1:
             self.y = self.y[:, None]
+        if self.offsets is not None:
+            self.offsets = np.asarray(self.offsets, dtype=np.float32).reshape(self.y.shape)
         self.ids = np.asarray(self.ids).astype(str)
         if not (len(self.X) == len(self.y) == len(self.ids)):
             raise ValueError(f"Arrays: X, y and ids differ in length ({len(self.X)}, {len(self.y)}, {len(self.ids)})")
@@ -76,7 +79,8 @@ class Feeder:
         self._tensor = None
         if type(X) is np.ndarray:  # plain in-memory (not a memmap): convert once
             self._tensor = torch.from_numpy(np.ascontiguousarray(X, dtype=np.float32))
-        self._y = torch.from_numpy(data.y)
+        # with offsets, batches carry the targets stacked with them, (B, T, 2), for the loss that needs them
+        self._y = torch.from_numpy(data.y if data.offsets is None else np.stack([data.y, data.offsets], -1))
 
     def __len__(self) -> int:
         return len(self.data)

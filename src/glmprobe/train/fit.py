@@ -28,6 +28,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from glmprobe.train.data import Arrays, Feeder
+from glmprobe.train.losses import LOSSES, observed
 from glmprobe.train.seeding import rng
 
 log = logging.getLogger(__name__)
@@ -50,6 +51,7 @@ class FitConfig:
     seed: int = 0
     device: str = "cpu"
     deadline: float | None = None   # time.monotonic() after which no new epoch starts
+    loss: str | None = None         # a task-specific loss (train/losses.py, e.g. diff_kl); None: the task's
 
 
 @dataclass
@@ -61,11 +63,16 @@ class FitResult:
     stopped: str = "max_epochs"  # max_epochs | patience | deadline | diverged
 
 
-def masked_loss(out: torch.Tensor, y: torch.Tensor, task: str, reduction: str = "mean") -> torch.Tensor:
+def masked_loss(out: torch.Tensor, y: torch.Tensor, task: str, reduction: str = "mean",
+                loss: str | None = None) -> torch.Tensor:
     """MSE (regression) or BCE-with-logits (binary/multilabel) over observed targets only.
 
     ``reduction="sum"`` returns the summed loss (callers divide by the observed count).
+    ``loss`` names a task-specific loss instead (:mod:`glmprobe.train.losses`; ``y`` then holds
+    the targets stacked with their offsets).
     """
+    if loss is not None:
+        return LOSSES[loss].obj(out, y, reduction)
     mask = ~torch.isnan(y)
     y0 = torch.where(mask, y, torch.zeros_like(y))
     out = out.float().reshape(y.shape)
@@ -84,7 +91,13 @@ def masked_loss(out: torch.Tensor, y: torch.Tensor, task: str, reduction: str = 
 HEADLINE = {REGRESSION: "pearson", BINARY: "auroc", MULTILABEL: "auroc"}
 
 
-def _evaluate(model: nn.Module, feeder: Feeder, task: str, batch_size: int) -> tuple[float, float]:
+def headline(task: str, loss: str | None = None) -> str:
+    """The metric a fit reports per epoch: the task-specific loss's (splicing: spearman), else the task's."""
+    return LOSSES[loss].headline if loss else HEADLINE[task]
+
+
+def _evaluate(model: nn.Module, feeder: Feeder, task: str, batch_size: int,
+              loss_name: str | None = None) -> tuple[float, float]:
     """Validation loss over the whole split (sum over observed entries / their count) and the
     headline metric (mean over targets) of the same outputs."""
     from glmprobe.train.metrics import compute_metrics
@@ -94,14 +107,14 @@ def _evaluate(model: nn.Module, feeder: Feeder, task: str, batch_size: int) -> t
     with torch.inference_mode():
         for xb, yb in feeder.batches(batch_size):
             out = model(xb)
-            total += float(masked_loss(out, yb, task, reduction="sum"))
-            count += int((~torch.isnan(yb)).sum())
+            total += float(masked_loss(out, yb, task, reduction="sum", loss=loss_name))
+            count += int(observed(yb, loss_name).sum())
             outs.append(out.float().reshape(len(xb), -1).cpu().numpy())
     loss = total / count if count else math.nan
     metric = math.nan
     if outs and math.isfinite(loss):
         y = feeder.data.y
-        key = f"v_{HEADLINE[task]}"
+        key = f"v_{headline(task, loss_name)}"
         metric = compute_metrics(y, np.concatenate(outs), task, [f"t{j}" for j in range(y.shape[1])],
                                  prefix="v").get(key, math.nan)
     return loss, float(metric)
@@ -160,7 +173,7 @@ def fit(model: nn.Module, train: Arrays, valid: Arrays, task: str, cfg: FitConfi
         for xb, yb in tr.batches(cfg.batch_size, order_rng.permutation(len(tr))):
             if len(xb) < 2 and run_n:  # a lone last sample breaks BatchNorm; skip it
                 continue
-            loss = masked_loss(model(xb), yb, task)
+            loss = masked_loss(model(xb), yb, task, loss=cfg.loss)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             if cfg.grad_clip:
@@ -169,11 +182,11 @@ def fit(model: nn.Module, train: Arrays, valid: Arrays, task: str, cfg: FitConfi
             run_loss += float(loss.detach()) * len(xb)
             run_n += len(xb)
         train_loss = run_loss / max(run_n, 1)
-        val_loss, val_metric = _evaluate(model, va, task, max(cfg.batch_size, 256))
+        val_loss, val_metric = _evaluate(model, va, task, max(cfg.batch_size, 256), cfg.loss)
         lr = opt.param_groups[0]["lr"]
         last = time.perf_counter() - t0
         history.append({"epoch": epoch, "train_loss": train_loss, "val_loss": val_loss,
-                        f"val_{HEADLINE[task]}": val_metric, "lr": lr, "seconds": last})
+                        f"val_{headline(task, cfg.loss)}": val_metric, "lr": lr, "seconds": last})
         bar.set_postfix(train=f"{train_loss:.4g}", val=f"{val_loss:.4g}")
         if not math.isfinite(val_loss) or not math.isfinite(train_loss):
             log.warning("training diverged at epoch %d (loss %s); keeping epoch %d", epoch, val_loss, best_epoch)

@@ -116,6 +116,7 @@ class TuneOptions:
     enqueue: Sequence[dict] = ()          # evaluated first, e.g. the study's settings
     progress: bool = False                # tqdm bars on stderr (only when it is a TTY)
     refit_timeout: float | None = None    # seconds per replicate refit (None: --timeout when given)
+    loss: str | None = None               # a task-specific loss for every fit (train/losses.py), e.g. diff_kl
 
 
 @dataclass
@@ -164,7 +165,8 @@ def fit_config(hp: dict, opts: TuneOptions, seed: int, device: str, deadline: fl
     given = {k: hp[k] for k in FIT_KEYS if k in hp}
     if "batch_size" in given:
         given["batch_size"] = int(given["batch_size"])
-    return FitConfig(**given, max_epochs=opts.max_epochs, seed=seed, device=device, deadline=deadline)
+    return FitConfig(**given, max_epochs=opts.max_epochs, seed=seed, device=device, deadline=deadline,
+                     loss=opts.loss)
 
 
 def _pruner(name: str, max_epochs: int) -> optuna.pruners.BasePruner:
