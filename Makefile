@@ -38,6 +38,9 @@ browser-deps:  ## headless Chromium for the browser tests (Debian/Ubuntu; skippe
 test: setup browser-deps nextflow  ## install and run the whole test suite (slow tests included, Nextflow engine runs)
 	$(BIN)/python -m pytest -q
 
+container-test: setup nextflow  ## build the CPU image on a local debootstrap base, run -profile test,docker in it (root; ~see README)
+	containers/test.sh
+
 test-fast: setup  ## skip tests marked slow
 	$(BIN)/python -m pytest -q -m "not slow"
 

@@ -6,7 +6,13 @@
 #   containers/build.sh --push REG      also tag and push REG/<image>:V (then set docker.registry = REG)
 #   containers/build.sh --sif DIR       also write DIR/<image>-V.img for Singularity/Apptainer
 #                                       (use DIR as NXF_SINGULARITY_CACHEDIR / NXF_APPTAINER_CACHEDIR)
+#   containers/build.sh --cpu-only      only glmprobe:V (no gpn image)
+#   containers/build.sh --wheelhouse    fill containers/wheels/ from this host's pip cache first
+#                                       (pip download of the runtime pins), so the build needs no index
 #   ENGINE=podman containers/build.sh   build with podman instead of docker
+#   BASE_IMAGE=glmprobe-base:bookworm   the Debian bookworm base (default debian:bookworm-slim;
+#                                       containers/base.sh makes one locally without a registry)
+#   TORCH_INDEX=URL|''                  extra index for torch (default PyTorch's CPU wheels; '' = PyPI)
 #   EXTRA_BUILD_ARGS="--network host ..."  extra flags for every build
 set -euo pipefail
 
@@ -15,13 +21,15 @@ ENGINE="${ENGINE:-docker}"
 VERSION="$(sed -n 's/^__version__ = "\(.*\)"$/\1/p' src/glmprobe/__init__.py)"
 [[ -n "$VERSION" ]] || { echo "build.sh: cannot read __version__ from src/glmprobe/__init__.py" >&2; exit 2; }
 
-cuda=0; registry=""; sif_dir=""
+cuda=0; registry=""; sif_dir=""; cpu_only=0; wheelhouse=0
 while [[ $# -gt 0 ]]; do
     case "$1" in
         --cuda) cuda=1; shift ;;
         --push) registry="${2:?--push needs a registry}"; shift 2 ;;
         --sif)  sif_dir="${2:?--sif needs a folder}"; shift 2 ;;
-        -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
+        --cpu-only) cpu_only=1; shift ;;
+        --wheelhouse) wheelhouse=1; shift ;;
+        -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
         *) echo "build.sh: unknown option '$1' (see --help)" >&2; exit 2 ;;
     esac
 done
@@ -34,12 +42,24 @@ build() {  # build NAME DOCKERFILE [--build-arg ...]
     images+=("${name}:${VERSION}")
 }
 
+BASE_IMAGE="${BASE_IMAGE:-debian:bookworm-slim}"
+TORCH_INDEX="${TORCH_INDEX-https://download.pytorch.org/whl/cpu}"
+mkdir -p containers/wheels
+if [[ $wheelhouse == 1 ]]; then
+    pip="${PIP:-$(command -v pip3 || command -v pip)}"
+    sed '/^# test \/ static-check tools/,$d' requirements.txt > containers/wheels/runtime.txt
+    # shellcheck disable=SC2086
+    "$pip" download --quiet --dest containers/wheels ${TORCH_INDEX:+--extra-index-url "$TORCH_INDEX"} \
+        --requirement containers/wheels/runtime.txt --constraint requirements.lock
+fi
+
 images=()
-build glmprobe containers/Dockerfile --build-arg TORCH_VARIANT=cpu
-build glmprobe-gpn containers/gpn/Dockerfile --build-arg "BASE_IMAGE=glmprobe:${VERSION}"
+build glmprobe containers/Dockerfile --build-arg "BASE_IMAGE=${BASE_IMAGE}" --build-arg "TORCH_INDEX=${TORCH_INDEX}"
+[[ $cpu_only == 1 ]] || build glmprobe-gpn containers/gpn/Dockerfile --build-arg "BASE_IMAGE=glmprobe:${VERSION}"
 if [[ $cuda == 1 ]]; then
-    build glmprobe-cuda containers/Dockerfile --build-arg TORCH_VARIANT=cu128
-    build glmprobe-gpn-cuda containers/gpn/Dockerfile --build-arg "BASE_IMAGE=glmprobe-cuda:${VERSION}"
+    build glmprobe-cuda containers/Dockerfile --build-arg "BASE_IMAGE=${BASE_IMAGE}" \
+        --build-arg "TORCH_INDEX=${TORCH_INDEX:+https://download.pytorch.org/whl/cu128}"
+    [[ $cpu_only == 1 ]] || build glmprobe-gpn-cuda containers/gpn/Dockerfile --build-arg "BASE_IMAGE=glmprobe-cuda:${VERSION}"
 fi
 
 for image in "${images[@]}"; do

@@ -40,7 +40,10 @@ public class NfLint {
             if (Files.isDirectory(p)) {
                 try (Stream<Path> walk = Files.walk(p)) {
                     walk.filter(Files::isRegularFile)
-                        .filter(f -> !f.toString().contains("/work/") && !f.toString().contains("/.nextflow/"))
+                        .filter(f -> {   // skip Nextflow's own folders under the given one
+                            String rel = p.relativize(f).toString();
+                            return !rel.startsWith("work/") && !rel.contains("/work/") && !rel.contains(".nextflow/");
+                        })
                         .forEach(files::add);
                 }
             } else {
