@@ -8,6 +8,7 @@ from scipy.special import expit
 
 from glmprobe.data.dataset import Dataset, DatasetFile, read_dataset, write_dataset
 from glmprobe.data.delta_logit import study_test_rows
+from glmprobe.train.dataset_rows import dataset_rows
 
 
 def test_prepare_keeps_the_mean_logit_as_target_offsets(splicing_dataset):
@@ -58,3 +59,16 @@ def test_study_test_filter_matches_the_study_loop():
     want = _reference_filter(delta, mean)
     assert 0 < len(got) < 300 - 5
     np.testing.assert_array_equal(got, want)
+
+
+def test_dataset_rows_filter_the_test_split_and_pick_diff_kl(splicing_dataset):
+    path, arrays = splicing_dataset
+    with DatasetFile(path) as f:
+        dr = dataset_rows(f)
+    ds = read_dataset(path)
+    test = np.flatnonzero(ds.split == "test")
+    keep = study_test_rows(ds.targets[test], ds.offsets[test])
+    assert dr.loss == "diff_kl" and dr.metric == "spearman" and dr.segments == [400, 400]
+    np.testing.assert_array_equal(dr.rows["test"], test[keep])
+    assert dr.params["n_test_before_filter"] == len(test) > dr.params["n_test_filtered"] == keep.sum() >= 2
+    assert len(dr.rows["valid"]) == (ds.split == "valid").sum()          # only test is filtered

@@ -21,14 +21,14 @@ def _keras_params(n_targets: int) -> int:
 
 
 def test_onehot_two_tower_is_the_studys_mtsplice_model():
-    model = two_tower.build(2, 4, 400, 56, two_tower.STUDY_ONEHOT, reduce=False)
+    model = two_tower.build(4, 400, 56, two_tower.STUDY_ONEHOT, reduce=False)
     assert sum(p.numel() for p in model.parameters()) == _keras_params(56)
     assert model(torch.zeros(3, 2, 4, 400)).shape == (3, 56)
 
 
 def test_each_tower_reads_only_its_own_segment():
     torch.manual_seed(0)
-    model = two_tower.build(2, 8, 12, 3, {"width": 0.5}).eval()      # embedding version: BN + 1x1 per tower
+    model = two_tower.build(8, 12, 3, {"width": 0.5}).eval()      # embedding version: BN + 1x1 per tower
     assert isinstance(model.towers[0][1], torch.nn.Conv1d) and model.towers[0][1].out_channels == 512
     x = torch.randn(2, 2, 8, 12)
     swapped = x.flip(1)                                               # left <-> right

@@ -77,9 +77,10 @@ class TwoTower(nn.Module):
         return self.body(torch.cat(parts, dim=2))                          # concatenated along length
 
 
-def build(segments: int, in_channels: int, length: int, n_targets: int, hp: dict, *,
+def build(in_channels: int, length: int, n_targets: int, hp: dict, *, segments: int = 2,
           reduce: bool = True) -> TwoTower:
-    """A fresh model for hyperparameters ``hp`` (the caller seeds torch first)."""
+    """A fresh model for hyperparameters ``hp`` (the caller seeds torch first); ``length`` is one
+    segment's (the longest), inputs are (N, segments, in_channels, length)."""
     return TwoTower(segments, in_channels, length, n_targets, factor=float(hp.get("width", 1.0)),
                     reduce_dim=int(hp.get("reduce_dim", REDUCE_DIM)), dropout_scale=float(hp.get("dropout", 1.0)),
                     reduce=reduce)
