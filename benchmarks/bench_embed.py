@@ -55,7 +55,7 @@ def bench_throughput(tmp: Path, model: Path, n: int, length: int, layers: int) -
 
     from glmprobe.data.dataset import read_dataset
     from glmprobe.glm.adapter import ModelSpec, get_adapter
-    from glmprobe.glm.embed import embed_step
+    from glmprobe.steps.embed import embed_step
 
     data = make_data(tmp / "a.h5", n, length)
     seqs = list(read_dataset(data).sequences)
@@ -91,7 +91,7 @@ def bench_throughput(tmp: Path, model: Path, n: int, length: int, layers: int) -
 
 def rss_child(data: str, out: str) -> None:
     from glmprobe.glm.adapter import ModelSpec
-    from glmprobe.glm.embed import embed_step
+    from glmprobe.steps.embed import embed_step
 
     embed_step(data, ModelSpec("oh", "onehot", "onehot", pooling=["mean"]), out, chunk_rows=4096)
     print(json.dumps({"maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
@@ -113,7 +113,7 @@ def bench_rss(tmp: Path, sizes: list[int], length: int) -> list[tuple]:
 
 def bench_size(tmp: Path, model: Path, n: int, length: int) -> list[tuple]:
     from glmprobe.glm.adapter import ModelSpec
-    from glmprobe.glm.embed import embed_step
+    from glmprobe.steps.embed import embed_step
 
     data = make_data(tmp / "d.h5", n, length)
     size = {}

@@ -20,10 +20,12 @@ from glmprobe.errors import UserError
 COMMANDS: dict[str, tuple[str, str]] = {
     "synth": ("glmprobe.data.synth:synth_command", "Write the synthetic benchmark with planted JASPAR motifs."),
     "prepare": ("glmprobe.steps.prepare:prepare_command", "Read datasets-sheet rows into canonical dataset.h5 files."),
-    "embed": ("glmprobe.glm.embed:embed_command", "Embed a dataset with a gLM: several layers from one pass."),
+    "embed": ("glmprobe.steps.embed:embed_command", "Embed a dataset with a gLM: several layers from one pass."),
     "pretrain": ("glmprobe.glm.pretrain:pretrain_command", "Pre-train a small masked-LM gLM (offline demo model)."),
     "probe": ("glmprobe.heads.probe:probe_command", "Fit Optuna-tuned probe heads on stored embeddings."),
     "baseline": ("glmprobe.heads.baseline:baseline_command", "Train Optuna-tuned one-hot models from scratch."),
+    "attribute": ("glmprobe.steps.attribute:attribute_command",
+                  "Nucleotide-level attribution maps, scored against planted sites and JASPAR motifs."),
     "variants": ("glmprobe.steps.variants:variants_command",
                  "Score variants zero-shot (gLM) or with a trained model; correlate with measured effects."),
     "plan": ("glmprobe.plan:plan_command", "Expand a params file into the list of tasks."),

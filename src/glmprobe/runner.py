@@ -47,7 +47,7 @@ class Context:
     def tune_options(self):
         """TuneOptions from the params (same budget for every head and baseline)."""
         if self._opts is None:
-            from glmprobe.glm.embed import resolve_device
+            from glmprobe.device import resolve_device
             from glmprobe.train.tune import TuneOptions
 
             p = self.params
@@ -91,7 +91,7 @@ def _pretrain(ctx: Context, task: Task) -> None:
 
 
 def _embed(ctx: Context, task: Task) -> None:
-    from glmprobe.glm.embed import embed_step
+    from glmprobe.steps.embed import embed_step
 
     embed_step(ctx.outdir / task.inputs["dataset"], ctx.specs()[task.args["model"]], ctx.outdir / task.outdir,
                device=ctx.params.get("device", "auto"), force=ctx.force, quiet=ctx.quiet or not sys.stderr.isatty())

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from glmprobe.glm.adapter import ModelSpec
-from glmprobe.glm.embed import embed_step
+from glmprobe.steps.embed import embed_step
 from glmprobe.glm.store import EmbeddingStore
 from glmprobe.record import read_record
 
@@ -197,7 +197,7 @@ def test_changed_dataset_on_resume_is_refused(tmp_path, monkeypatch, dataset_fac
 
 def test_cache_key_pins_the_hub_commit_actually_loaded():
     """An unpinned hub id must not be served a stale store after its repository moves."""
-    from glmprobe.glm.embed import model_identity
+    from glmprobe.glm.cache import model_identity
 
     class Hub:
         resolved_revision = "abc123"

@@ -6,13 +6,14 @@ dataset (by checksum, not path), the model source, revision and weight-file hash
 the adapter version, layers, poolings, reverse-complement averaging, context length,
 windowing, storage dtype and the rows (shard) covered. Device and batch size do not
 enter: they change speed, not results (up to float rounding).
+
+The key itself is :func:`glmprobe.steps.skeleton.key_of` over :func:`key_fields`, without
+the glmprobe version (``KEY_VERSION`` pins the layout instead), so a release that does not
+change embeddings keeps every store valid.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
-from dataclasses import asdict
 from pathlib import Path
 from typing import Sequence
 
@@ -25,6 +26,15 @@ KEY_VERSION = 1
 def weights_sha256(files: Sequence[Path]) -> dict[str, str]:
     """{file name: sha256} for the adapter's weight files (sorted by name)."""
     return {Path(f).name: sha256_file(f) for f in sorted(files, key=lambda p: Path(p).name)}
+
+
+def model_identity(adapter) -> dict[str, str]:
+    """What pins the weights in the key: local weight files' sha256, or the hub commit loaded."""
+    weights = weights_sha256(adapter.weight_files())
+    commit = getattr(adapter, "resolved_revision", None)
+    if not weights and commit:
+        weights = {"hub_commit": commit}
+    return weights
 
 
 def key_fields(*, dataset_checksum: str, spec: ModelSpec, adapter_version: str, weights: dict[str, str],
@@ -43,15 +53,3 @@ def key_fields(*, dataset_checksum: str, spec: ModelSpec, adapter_version: str, 
         "rc_average": spec.rc_average, "max_tokens": max_tokens, "window": spec.window,
         "dtype": spec.dtype, "rows": list(rows) if rows else None,
     }
-
-
-def cache_key(fields: dict) -> str:
-    return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()
-
-
-def spec_params(spec: ModelSpec) -> dict:
-    """The model spec as flat record params (lists joined with ';')."""
-    out = {}
-    for k, v in asdict(spec).items():
-        out[k] = ";".join(map(str, v)) if isinstance(v, list) else v
-    return out

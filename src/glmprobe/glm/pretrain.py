@@ -161,7 +161,7 @@ def pretrain_step(sequences_source: str | os.PathLike, outdir: str | os.PathLike
         return outdir
 
     if quiet or not sys.stderr.isatty():
-        from glmprobe.glm.embed import quiet_hf
+        from glmprobe.progress import quiet_hf
 
         quiet_hf()
     tok = build_tokenizer(tokens)

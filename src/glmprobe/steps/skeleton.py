@@ -31,6 +31,7 @@ A step module is then: parse inputs, build a :class:`Task`, return early when it
 from __future__ import annotations
 
 import contextlib
+import datetime as _dt
 import hashlib
 import json
 import logging
@@ -82,19 +83,25 @@ class Task:
         File names inside ``folder`` that must exist for the task to count as done.
     cache_key
         A precomputed key, for steps whose key has its own documented fields (embed).
+    t0
+        ``time.perf_counter()`` when the task's work began, for steps that must open their
+        inputs before they can build the task (default: now).
     **fields
         Record fields (``tags``, ``params``, ``inputs``, ``n``, ...), see :mod:`glmprobe.record`.
     """
 
     def __init__(self, step: str, key: str, folder: str | os.PathLike, blob: dict | None = None, *,
-                 outputs: Sequence[str] = (), cache_key: str | None = None, **fields):
+                 outputs: Sequence[str] = (), cache_key: str | None = None, t0: float | None = None,
+                 **fields):
         self.step, self.key, self.folder = step, key, Path(folder)
         self.blob, self.outputs = blob, tuple(outputs)
         if cache_key is None and blob is None:
             raise ValueError("Task needs a blob or a cache_key")
         self.cache_key = cache_key if cache_key is not None else key_of(blob)
-        self.record = make_record(step, key, cache_key=self.cache_key, started=now(), **fields)
-        self._t0 = time.perf_counter()
+        self._t0 = time.perf_counter() if t0 is None else t0
+        started = _dt.datetime.now(_dt.timezone.utc) - _dt.timedelta(seconds=time.perf_counter() - self._t0)
+        self.record = make_record(step, key, cache_key=self.cache_key,
+                                  started=started.isoformat(timespec="seconds"), **fields)
 
     @property
     def record_path(self) -> Path:
