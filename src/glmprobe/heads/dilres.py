@@ -4,17 +4,16 @@ Not part of the study. Its one-hot set (ResNet, MPRAnn, CNN) is sized for GPUs a
 thousand sequences and a CPU budget, stays far below the synthetic benchmark's ceiling; this
 is the modern, cheap baseline a comparison needs so that gLM probes are not flattered.
 
-    Conv(4 -> C, k19) -> BN -> ReLU -> MaxPool 4
-    -> 3 x residual [BN -> GELU -> Conv(C, k3, dilation 1/2/4) -> BN -> GELU -> Drop -> Conv(C, k1)]
-    -> binned average pooling (8 bins: coarse position survives) ‖ global max pooling
-    -> Dense 128 -> BN -> GELU -> Drop 0.2 -> Dense(T)
+    scan = Conv(4 -> C, k19) -> BN -> ReLU                       motif detectors, full resolution
+    ctx  = MaxPool 4 (scan) -> 3 x residual [BN -> GELU -> Conv(C, k3, dilation 2/4/8)
+           -> BN -> GELU -> Drop -> Conv(C, k1)]                  pairs of motifs, ~110 nt field
+    out  = Drop -> Linear(T) on [8-bin average of scan ‖ 8-bin average of ctx ‖ max of ctx]
 
-C = 64 x ``width``. The stem's filters are motif detectors at full resolution; everything after
-runs on a quarter of the positions (most of the saving). The receptive field (about 75 nt) covers two
-motifs and the gap between them, so pairwise interactions are learnable; the binned pooling
-keeps where along the sequence a motif sits (MPRA activity depends on position) at a cost that
-does not grow with length. Dropout rates scale with ``dropout``; ``rc`` wraps the model in
-reverse-complement augmentation.
+C = 64 x ``width``. The output is linear in pooled detector activity, as MPRA activity is
+roughly additive over sites; the binned pooling keeps where along the sequence a site sits;
+the context path carries interactions and the global max carries the strongest site (binding).
+With no wide dense layer the model has ~60k parameters and overfits a few thousand sequences
+slowly. Dropout rates scale with ``dropout``; ``rc`` wraps it in reverse-complement augmentation.
 """
 
 from __future__ import annotations
@@ -26,10 +25,10 @@ from glmprobe.heads.augment import with_rc
 from glmprobe.heads.layers import batch_norm, dropout, require_length, scaled
 from glmprobe.train.tune import STUDY_FIT, onehot_space
 
-DILATIONS = (1, 2, 4)
+DILATIONS = (2, 4, 8)
 POOL = 4
 BINS = 8
-CHANNELS, HIDDEN = 64, 128
+CHANNELS = 64
 
 
 def study(task: str, family: str | None = None) -> dict:
@@ -57,18 +56,17 @@ class DilRes(nn.Module):
     def __init__(self, in_channels: int, length: int, n_targets: int, factor: float = 1.0, drop_scale: float = 1.0):
         super().__init__()
         require_length("dilres", length, length // POOL // BINS, POOL * BINS)
-        c, h = scaled(CHANNELS, factor), scaled(HIDDEN, factor)
-        self.stem = nn.Sequential(nn.Conv1d(in_channels, c, 19, padding=9), batch_norm(c), nn.ReLU(),
-                                  nn.MaxPool1d(POOL))
-        self.blocks = nn.Sequential(*(Block(c, d, min(0.1 * drop_scale, 0.9)) for d in DILATIONS))
-        self.act = nn.Sequential(batch_norm(c), nn.GELU())
+        c = scaled(CHANNELS, factor)
+        self.scan = nn.Sequential(nn.Conv1d(in_channels, c, 19, padding=9), batch_norm(c), nn.ReLU())
+        self.ctx = nn.Sequential(nn.MaxPool1d(POOL), *(Block(c, d, min(0.1 * drop_scale, 0.9)) for d in DILATIONS),
+                                 batch_norm(c), nn.GELU())
         self.bins, self.peak = nn.AdaptiveAvgPool1d(BINS), nn.AdaptiveMaxPool1d(1)
-        self.head = nn.Sequential(nn.Linear(c * (BINS + 1), h), batch_norm(h), nn.GELU(), dropout(0.2, drop_scale),
-                                  nn.Linear(h, n_targets))
+        self.out = nn.Sequential(dropout(0.2, drop_scale), nn.Linear(c * (2 * BINS + 1), n_targets))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        z = self.act(self.blocks(self.stem(x.float())))
-        return self.head(torch.cat([self.bins(z).flatten(1), self.peak(z).flatten(1)], 1))
+        z = self.scan(x.float())
+        c = self.ctx(z)
+        return self.out(torch.cat([self.bins(z).flatten(1), self.bins(c).flatten(1), self.peak(c).flatten(1)], 1))
 
 
 def build(in_channels: int, length: int, n_targets: int, hp: dict) -> nn.Module:

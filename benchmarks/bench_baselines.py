@@ -1,0 +1,195 @@
+"""glmprobe's best one-hot baseline vs a plain PyTorch CNN, under the same wall budget, on `glmprobe synth`.
+
+For each synthetic task (MPRA-like regression, ChIP-like binary) both models train in this one
+run, one after the other, each until the same wall-clock budget is spent (whole epochs; the
+best-validation epoch is kept), then score the test split:
+
+* glmprobe: ``dilres`` through glmprobe's fit loop with the settings below (a point of its
+  search space; what ``glmprobe baseline --arch dilres --fixed '<GLMPROBE_HP>' --refit-timeout B``
+  refits), plus the ``kmer`` control (k-mer counts + ridge or logistic, k and penalty chosen on
+  valid) for scale;
+* reference: the plain CNN below (Conv-ReLU-MaxPool x 2, Dense, Adam 1e-3), the usual
+  textbook loop with best-on-validation epoch selection.
+
+Printed per task: test score of each, the ratio glmprobe / reference, each one's fraction of the
+oracle in ``truth.json`` (MPRA: Pearson r of the noiseless signal with the noisy target, mean
+over cell types; ChIP: AUROC of the true binding probability, the PWM ceiling), the load average
+before and after each fit, and whether the bars hold (glmprobe >= 1.0x reference; >= 0.90 of the
+oracle on MPRA, >= 0.97 on ChIP).
+
+``--clock wall`` (default) is the bar's budget: wall seconds on an idle machine. On a shared,
+loaded machine use ``--clock cpu --threads 1``: the budget is then this process's CPU seconds,
+which the load does not shrink, so the comparison stays fair and the figures close to an idle run.
+
+    python benchmarks/bench_baselines.py --budget 240            # idle 2-core machine: ~17 min
+    python benchmarks/bench_baselines.py --synth DIR --threads 1 --budget 600   # on a shared machine
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import tempfile
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
+
+from glmprobe.data.onehot import encode
+from glmprobe.data.synth import make_synth
+from glmprobe.heads import dilres, kmer
+from glmprobe.train.data import Arrays
+from glmprobe.train.fit import fit, predict
+from glmprobe.train.metrics import compute_metrics
+from glmprobe.train.seeding import seed_everything
+from glmprobe.train.tune import TuneOptions, fit_config, with_study
+
+CLOCKS = {"wall": time.monotonic, "cpu": time.process_time}
+
+TASKS = {"mpra": ("synth_mpra", "mpra.tsv", "regression", "pearson", 0.90),
+         "chip": ("synth_chip", "chip.tsv", "binary", "auroc", 0.97)}
+# The glmprobe setting benchmarked (a point of dilres' search space): cosine schedule to the budget.
+GLMPROBE_HP = {"lr": 2e-3, "batch_size": 64, "weight_decay": 1e-2, "schedule": "cosine", "dropout": 1.0,
+               "width": 1.0, "rc": False, "min_lr": 1e-5}
+
+
+class PlainCNN(nn.Module):
+    """The plain reference: what a practitioner writes in 30 lines of PyTorch."""
+
+    def __init__(self, length: int, n_targets: int):
+        super().__init__()
+        self.net = nn.Sequential(
+            nn.Conv1d(4, 64, 11, padding=5), nn.ReLU(), nn.MaxPool1d(4),
+            nn.Conv1d(64, 64, 5, padding=2), nn.ReLU(), nn.MaxPool1d(4), nn.Flatten(),
+            nn.Linear(64 * (length // 16), 128), nn.ReLU(), nn.Dropout(0.2), nn.Linear(128, n_targets))
+
+    def forward(self, x):
+        return self.net(x)
+
+
+def train_plain(data: dict, task: str, budget: float, seed: int = 0, clock=time.monotonic) -> np.ndarray:
+    """Adam 1e-3, batch 64, MSE or BCE-with-logits; epochs until the budget; best-valid weights."""
+    torch.manual_seed(seed)
+    model = PlainCNN(data["train"].X.shape[2], data["train"].y.shape[1])
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    lossf = nn.MSELoss() if task == "regression" else nn.BCEWithLogitsLoss()
+    X, y = torch.from_numpy(data["train"].X), torch.from_numpy(data["train"].y)
+    Xv, yv = torch.from_numpy(data["valid"].X), torch.from_numpy(data["valid"].y)
+    deadline, best, state, last, epochs = clock() + budget, float("inf"), None, 0.0, 0
+    while epochs == 0 or clock() + last < deadline:
+        t0, epochs = clock(), epochs + 1
+        model.train()
+        for idx in torch.randperm(len(X)).split(64):
+            opt.zero_grad()
+            lossf(model(X[idx]), y[idx]).backward()
+            opt.step()
+        model.eval()
+        with torch.no_grad():
+            val = float(lossf(model(Xv), yv))
+        if val < best:
+            best, state = val, {k: v.clone() for k, v in model.state_dict().items()}
+        last = clock() - t0
+    model.load_state_dict(state)
+    with torch.no_grad():
+        return model.eval()(torch.from_numpy(data["test"].X)).numpy(), epochs
+
+
+def load(folder: Path, file: str, targets: list[str]) -> dict[str, Arrays]:
+    df = pd.read_csv(folder / file, sep="\t")
+    X = encode(list(df.sequence), int(df.sequence.str.len().max()))
+    y = df[targets].to_numpy(np.float32)
+    return {s: Arrays(X[(df.split == s).to_numpy()], y[(df.split == s).to_numpy()],
+                      df.id[(df.split == s).to_numpy()].to_numpy()) for s in ("train", "valid", "test")}
+
+
+def score(data, pred, task, names, metric) -> float:
+    return compute_metrics(data["test"].y, pred, task, names, prefix="test")[f"test_{metric}"]
+
+
+def load_str() -> str:
+    return "/".join(f"{v:.1f}" for v in os.getloadavg())
+
+
+def train_glmprobe(data: dict, task: str, names: list[str], budget: float, seed: int, hp: dict, clock):
+    """dilres refitted as a replicate is (fit_config from the fixed settings), on ``clock``."""
+    opts = with_study(TuneOptions(fixed=dict(hp), replicates=1, seed=seed, max_epochs=10_000), dilres.study(task))
+    seed_everything(seed)
+    model = dilres.build(4, data["train"].X.shape[2], len(names), opts.fixed)
+    cfg = replace(fit_config(opts.fixed, opts, seed, "cpu"), deadline=clock() + budget, clock=clock)
+    res = fit(model, data["train"], data["valid"], task, cfg)
+    return predict(res.model, data["test"].X), res
+
+
+def run_task(folder: Path, truth: dict, name: str, budget: float, seed: int, hp: dict, clock_name: str) -> dict:
+    dataset, file, task, metric, bar = TASKS[name]
+    info = truth["datasets"][dataset]
+    names, oracle = info["targets"], info["oracle"]["mean"]
+    data = load(folder, file, names)
+    out = {"task": name, "oracle": oracle, "n_train": len(data["train"]), "bar": bar}
+    print(f"\n== {dataset}: {len(data['train'])}/{len(data['valid'])}/{len(data['test'])} train/valid/test, "
+          f"oracle test {metric} {oracle:.4f}, budget {budget:.0f} s per model")
+
+    clock = CLOCKS[clock_name]
+    t0, c0, l0 = time.monotonic(), clock(), load_str()
+    pred, res = train_glmprobe(data, task, names, budget, seed, hp, clock)
+    out["glmprobe"] = score(data, pred, task, names, metric)
+    out["glmprobe_wall_s"], out["glmprobe_clock_s"] = time.monotonic() - t0, clock() - c0
+    out["glmprobe_epochs"] = len(res.history)
+    print(f"glmprobe dilres   : test {metric} {out['glmprobe']:.4f} = {out['glmprobe'] / oracle:.3f} of oracle "
+          f"({out['glmprobe_epochs']} epochs, best {res.best_epoch}; {out['glmprobe_clock_s']:.0f} s {clock_name}, "
+          f"{out['glmprobe_wall_s']:.0f} s wall; load {l0} -> {load_str()})")
+
+    t0, c0, l0 = time.monotonic(), clock(), load_str()
+    pred, epochs = train_plain(data, task, budget, seed, clock)
+    out["reference"] = score(data, pred, task, names, metric)
+    out["reference_wall_s"], out["reference_clock_s"], out["reference_epochs"] = time.monotonic() - t0, clock() - c0, epochs
+    print(f"plain reference   : test {metric} {out['reference']:.4f} = {out['reference'] / oracle:.3f} of oracle "
+          f"({epochs} epochs; {out['reference_clock_s']:.0f} s {clock_name}, {out['reference_wall_s']:.0f} s wall; "
+          f"load {l0} -> {load_str()})")
+
+    t0 = time.monotonic()
+    km = kmer.Kmer.tune(data, task, TuneOptions(seed=seed), target_names=names)
+    out["kmer"] = km.replicates[0].metrics[f"test_{metric}"]
+    print(f"kmer control      : test {metric} {out['kmer']:.4f} = {out['kmer'] / oracle:.3f} of oracle "
+          f"(k = {km.best_params['k']}, {time.monotonic() - t0:.0f} s)")
+    out["ratio"] = out["glmprobe"] / out["reference"]
+    out["pass"] = bool(out["ratio"] >= 1.0 and out["glmprobe"] / oracle >= bar)
+    print(f"ratio glmprobe / reference {out['ratio']:.3f} (bar >= 1.0); glmprobe fraction of oracle "
+          f"{out['glmprobe'] / oracle:.3f} (bar >= {bar:.2f}): {'PASS' if out['pass'] else 'FAIL'}")
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--synth", type=Path, help="an existing `glmprobe synth` folder (default: write one, seed 0)")
+    ap.add_argument("--budget", type=float, default=240.0, help="wall seconds per model per task (default 240)")
+    ap.add_argument("--threads", type=int, default=2, help="torch CPU threads (default 2; use 1 on a shared machine)")
+    ap.add_argument("--tasks", nargs="+", choices=sorted(TASKS), default=["mpra", "chip"])
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--clock", choices=sorted(CLOCKS), default="wall",
+                    help="what the budget counts: wall seconds (default; the bar) or this process's CPU seconds")
+    ap.add_argument("--hp", type=json.loads, default={}, help="JSON overriding the glmprobe settings benchmarked")
+    ap.add_argument("--json", type=Path, help="also write the figures as JSON here")
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = args.synth or Path(tmp) / "synth"
+        if args.synth is None:
+            make_synth(folder, seed=0)
+        truth = json.loads((folder / "truth.json").read_text())
+        hp = {**GLMPROBE_HP, **args.hp}
+        print(f"bench_baselines: budget {args.budget:.0f} s ({args.clock}) per model per task, {args.threads} "
+              f"thread(s), {os.cpu_count()} CPUs, load {load_str()}; glmprobe dilres {json.dumps(hp)}")
+        results = [run_task(folder, truth, name, args.budget, args.seed, hp, args.clock) for name in args.tasks]
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2) + "\n")
+    print("\nall bars met" if all(r["pass"] for r in results) else "\nsome bars NOT met")
+
+
+if __name__ == "__main__":
+    main()
