@@ -15,6 +15,7 @@ import h5py
 import numpy as np
 import pytest
 
+from glmprobe.cli import main
 from glmprobe.data.onehot import encode
 
 HALF = 400
@@ -58,15 +59,35 @@ def splicing_h5(tmp_path):
 @pytest.fixture
 def splicing_dataset(tmp_path, splicing_h5):
     """``dataset.h5`` prepared from the tiny splicing file through `glmprobe prepare` (the CLI)."""
-    from glmprobe.cli import main
-
     path, arrays = splicing_h5
     sheet = tmp_path / "datasets.csv"
     sheet.write_text(f"id,format,path\nsplice,splicing_h5,{path.name}\n")
-    try:
-        main(["prepare", str(sheet), "--outdir", str(tmp_path / "results"), "--quiet"])
-    except SystemExit as exc:
-        assert not exc.code, f"prepare failed with exit code {exc.code}"
+    glmprobe_cli("prepare", sheet, "--outdir", tmp_path / "results", "--quiet")
     found = sorted((tmp_path / "results").rglob("dataset.h5"))
     assert found, "prepare wrote no dataset.h5"
     return found[0], arrays
+
+
+def glmprobe_cli(*args):
+    """Run `glmprobe ARGS` through the real entry point; a non-zero exit fails the test."""
+    try:
+        main([str(a) for a in args])
+    except SystemExit as exc:
+        assert not exc.code, f"glmprobe {args[0]} exited {exc.code}"
+
+
+@pytest.fixture(scope="session")
+def tiny_nt(tmp_path_factory):
+    from glmprobe.glm.tiny import save_tiny_model
+
+    # 6-mer tokens: a 400-nt half is 71 tokens (fits 96), the whole 800 nt (135) would not
+    return save_tiny_model(tmp_path_factory.mktemp("models") / "tiny_nt", "kmer6", hidden=8, layers=1, heads=2,
+                           max_tokens=96)
+
+
+def embed_splicing(tmp_path, dataset, model):
+    """`glmprobe embed` of a splicing dataset with a tiny model (mean + tokens, last layer)."""
+    store = tmp_path / "embeddings" / "splice" / "tiny"
+    glmprobe_cli("embed", "--dataset", dataset, "--source", model, "--family", "nt", "--model", "tiny",
+                 "--layers", "last", "--pooling", "mean;tokens", "--outdir", store, "--device", "cpu", "--quiet")
+    return store

@@ -21,6 +21,7 @@ from typing import Sequence
 import click
 
 from glmprobe.data.dataset import DatasetFile
+from glmprobe.data.segments import segmented
 from glmprobe.device import resolve_device
 from glmprobe.errors import UserError
 from glmprobe.glm.adapter import POOLINGS, ModelSpec
@@ -120,7 +121,10 @@ def embed_step(dataset: str | os.PathLike, spec: ModelSpec, outdir: str | os.Pat
     device = resolve_device(device)
     quiet = quiet or not sys.stderr.isatty()
     with DatasetFile(dataset) as ds:
-        job = open_job(Path(dataset), ds, spec, shard, device, poolings, quiet)
+        # a segmented dataset (splicing halves) is embedded one segment at a time: S*N store rows
+        job = open_job(Path(dataset), segmented(ds), spec, shard, device, poolings, quiet)
+        if ds.segments:    # a store of another shape: another cache key (docs/splicing.md)
+            job.fields["segments"] = list(ds.segments)
         task = _task(job, outdir, device, t0)
         if _skipped(task, force):
             return outdir
