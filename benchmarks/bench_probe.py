@@ -5,7 +5,7 @@
    included) against refitting sklearn ``Ridge`` once per alpha. Also checks both pick the
    same alpha with the same validation losses.
 2. Peak RSS of one token-head training epoch (+ prediction) at two store sizes, each in a
-   fresh subprocess: batches read with :class:`glmprobe.heads.probe.StoreRows` (pread) against
+   fresh subprocess: batches read with :class:`glmprobe.glm.store.StoreRows` (pread) against
    the plain ``np.memmap`` reader, whose touched pages stay resident.
 
     .venv/bin/python benchmarks/bench_probe.py          # small: < 1 minute
@@ -72,7 +72,7 @@ def child(store: str, reader: str) -> None:
 
     from glmprobe.glm.store import EmbeddingStore
     from glmprobe.heads import rep_cnn
-    from glmprobe.heads.probe import StoreRows
+    from glmprobe.glm.store import StoreRows
     from glmprobe.train.data import Arrays, Feeder
     from glmprobe.train.fit import FitConfig, fit, predict
 

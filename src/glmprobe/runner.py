@@ -98,7 +98,7 @@ def _embed(ctx: Context, task: Task) -> None:
 
 
 def _probe(ctx: Context, task: Task) -> None:
-    from glmprobe.heads.probe import probe_step
+    from glmprobe.steps.probe import probe_step
 
     a = task.args
     probe_step(ctx.outdir / task.inputs["dataset"], ctx.outdir / task.inputs["store"],
@@ -108,7 +108,7 @@ def _probe(ctx: Context, task: Task) -> None:
 
 
 def _baseline(ctx: Context, task: Task) -> None:
-    from glmprobe.heads.baseline import baseline_step
+    from glmprobe.steps.baseline import baseline_step
 
     baseline_step(ctx.outdir / task.inputs["dataset"], task.args["arch"], ctx.outdir, opts=ctx.tune_options(),
                   force=ctx.force)

@@ -85,7 +85,7 @@ def chip_baseline(prepared_synth, tmp_path_factory):
     try:
         from glmprobe.steps.baseline import baseline_step
     except ImportError:
-        from glmprobe.heads.baseline import baseline_step
+        from glmprobe.steps.baseline import baseline_step
     out = tmp_path_factory.mktemp("attr_results")
     opts = TuneOptions(trials=1, replicates=1, max_epochs=1, fixed={"width": 0.25}, device="cpu")
     record = baseline_step(prepared_synth["synth_chip"], "chip_cnn", out, opts)

@@ -10,7 +10,7 @@ import pytest
 
 from glmprobe.cli import main
 from glmprobe.data.dataset import Dataset, write_dataset
-from glmprobe.heads.baseline import baseline_step
+from glmprobe.steps.baseline import baseline_step
 from glmprobe.record import read_record
 from glmprobe.train.tune import TuneOptions
 

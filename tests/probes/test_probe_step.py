@@ -11,7 +11,8 @@ import pytest
 
 from glmprobe.cli import main
 from glmprobe.glm.store import EmbeddingStore
-from glmprobe.heads.probe import StoreRows, probe_step
+from glmprobe.glm.store import StoreRows
+from glmprobe.steps.probe import probe_step
 from glmprobe.record import read_record
 from glmprobe.train.tune import TuneOptions
 

@@ -149,14 +149,15 @@ def test_reverse_complement_and_strand_average():
 
 
 def test_record_keeps_each_replicates_history_and_mlflow_logs_it_by_epoch(tmp_path, data):
-    from glmprobe.record import make_record, read_record
+    from glmprobe.record import make_record, read_record, write_record
     from glmprobe.tracking.mlflow_writer import _record_metrics
     from glmprobe.train.outputs import write_outputs
 
     opts = TuneOptions(fixed={"lr": 1e-3}, replicates=2, max_epochs=3)
     res = tune_and_replicate(build, shared_space, data, "regression", opts, target_names=["t"])
-    rec = read_record(write_outputs(tmp_path / "o", res, data, "regression", ["t"],
-                                    make_record("baseline", "baselines/toy/x", cache_key="k")))
+    (tmp_path / "o").mkdir()
+    rec = read_record(write_record(tmp_path / "o", write_outputs(tmp_path / "o", res, data, "regression", ["t"],
+                                   make_record("baseline", "baselines/toy/x", cache_key="k"))))
     hist = rec["replicates"][1]["history"]
     assert [h["epoch"] for h in hist] == [1, 2, 3] and rec["replicates"][1]["stopped"] == "max_epochs"
     _, steps = _record_metrics(rec)

@@ -15,7 +15,7 @@ from scipy import stats
 from torch import nn
 
 from glmprobe.errors import UserError
-from glmprobe.record import make_record, read_record
+from glmprobe.record import make_record, read_record, write_record
 from glmprobe.train.data import Arrays
 from glmprobe.train.fit import predict
 from glmprobe.train.options import parse_fixed, resolve_device, tune_options_from, tuning_options
@@ -86,7 +86,8 @@ def test_write_outputs_round_trip(tmp_path, data):
     opts = TuneOptions(trials=1, replicates=2, max_epochs=2)
     res = tune_and_replicate(build, shared_space, data, "regression", opts, target_names=["a", "b"])
     rec = make_record("baseline", "baselines/toy/mlp", cache_key="k", tags={"dataset": "toy"})
-    path = write_outputs(tmp_path / "out", res, data, "regression", ["a", "b"], rec)
+    (tmp_path / "out").mkdir()   # the step skeleton's folder; it writes the record last
+    path = write_record(tmp_path / "out", write_outputs(tmp_path / "out", res, data, "regression", ["a", "b"], rec))
     folder = path.parent
     assert sorted(p.name for p in folder.iterdir()) == [
         "model_seed0.safetensors", "model_seed1.safetensors", "predictions.csv", "record.json", "trials.csv"]

@@ -109,7 +109,7 @@ def test_supervised_baseline_cli(prepared_synth, synth_dir, few_variants, tmp_pa
     try:
         from glmprobe.steps.baseline import baseline_step
     except ImportError:
-        from glmprobe.heads.baseline import baseline_step
+        from glmprobe.steps.baseline import baseline_step
     opts = TuneOptions(trials=1, replicates=1, max_epochs=1, fixed={"width": 0.25}, device="cpu")
     folder = baseline_step(prepared_synth["synth_mpra"], "cnn", tmp_path / "res", opts).parent
     out = tmp_path / "variants" / "synth" / "cnn"

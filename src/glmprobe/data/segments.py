@@ -104,7 +104,7 @@ class SegmentRows:
     ``array`` is the store array (an ``np.memmap`` of shape (S·N, ...)); with ``flat=True``
     each row's segments are concatenated into one vector (pooled embeddings), otherwise token
     matrices come back channels-first per segment: (k, S, D, T). Reads go through
-    :class:`glmprobe.heads.probe.StoreRows`-style row readers: ``reader(array, store_rows)``.
+    :class:`glmprobe.glm.store.StoreRows`-style row readers: ``reader(array, store_rows)``.
     """
 
     def __init__(self, array, rows: np.ndarray, n_segments: int, reader, *, flat: bool = False):

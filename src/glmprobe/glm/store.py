@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import os
+import weakref
 from pathlib import Path
 from typing import Sequence
 
@@ -253,3 +254,73 @@ def merge_stores(parts: Sequence[Path], dest: Path, chunk: int = 4096) -> None:
     finally:
         for s in stores:
             s.close()
+
+
+class StoreRows:
+    """Rows ``rows`` of one store array, read from disk on demand as float32.
+
+    The store's arrays are memory-mappable, but indexing an ``np.memmap`` leaves every page
+    it touched resident, so one epoch over a token array would pull the whole file into the
+    process's RSS. Here each batch is read with ``preadv`` straight into a fresh buffer
+    (consecutive rows in one call), so memory stays at one batch whatever N is.
+    ``channels_first`` turns (N, T, D) token rows into the (N, D, T) layout CNNs take.
+    """
+
+    def __init__(self, array, rows: np.ndarray, *, channels_first: bool = False):
+        self.rows = np.asarray(rows, dtype=np.int64)
+        self.channels_first = channels_first
+        self.row_shape = tuple(array.shape[1:])
+        self.dtype = np.dtype(array.dtype)
+        self._array, self._fd = array, None
+        if isinstance(array, np.memmap) and array.offset is not None:
+            self._path, self._offset = array.filename, int(array.offset)
+            self._row_bytes = int(np.prod(self.row_shape, dtype=np.int64)) * self.dtype.itemsize
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        row = self.row_shape[::-1] if self.channels_first else self.row_shape
+        return (len(self.rows), *row)
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __array__(self, dtype=None, copy=None):
+        out = self[:]
+        return out if dtype is None else out.astype(dtype, copy=False)
+
+    def __getitem__(self, idx) -> np.ndarray:
+        if isinstance(idx, (int, np.integer)):
+            return self[np.array([idx])][0]
+        if isinstance(idx, slice):
+            idx = np.arange(len(self.rows))[idx]
+        src = self.rows[np.asarray(idx, dtype=np.int64)]
+        order = np.argsort(src, kind="stable")
+        block = np.empty((len(src), *self.row_shape), dtype=self.dtype)
+        block[order] = self._read(src[order])
+        out = block.astype(np.float32)
+        return np.ascontiguousarray(out.transpose(0, 2, 1)) if self.channels_first else out
+
+    def _read(self, rows: np.ndarray) -> np.ndarray:
+        """Sorted store rows, as stored (fp16)."""
+        if not hasattr(self, "_path"):            # h5py dataset (chunked store): its own reader
+            return np.asarray(self._array[rows])
+        if self._fd is None:
+            self._fd = os.open(self._path, os.O_RDONLY)
+            self._closer = weakref.finalize(self, os.close, self._fd)   # closed when collected, or at exit
+        out = np.empty((len(rows), *self.row_shape), dtype=self.dtype)
+        flat = out.reshape(len(rows), -1).view(np.uint8)
+        breaks = np.flatnonzero(np.diff(rows) != 1) + 1
+        for lo, hi in zip(np.r_[0, breaks], np.r_[breaks, len(rows)]):   # runs of consecutive rows
+            view = memoryview(flat[lo:hi].reshape(-1))
+            pos, offset = 0, self._offset + int(rows[lo]) * self._row_bytes
+            while pos < len(view):
+                got = os.preadv(self._fd, [view[pos:]], offset + pos)
+                if got <= 0:
+                    raise OSError(f"{self._path}: short read at byte {offset + pos}")
+                pos += got
+        return out
+
+    def close(self) -> None:
+        if self._fd is not None:
+            self._closer()
+            self._fd = None

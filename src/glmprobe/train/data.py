@@ -10,6 +10,7 @@ in memory.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Iterator
 
 import numpy as np
@@ -112,3 +113,25 @@ def check_split_sizes(data: dict[str, Arrays], *, path: object = None, minimum: 
         if have < need:
             raise UserError(f"split '{name}' has {have} sequences, at least {need} are needed", path=path,
                             where=f"split={name}", hint="Assign more rows to this split in the datasets sheet.")
+
+
+def check_targets(data: dict[str, Arrays], task: str, names: list[str], path: Path) -> None:
+    """UserError for targets that cannot be trained or scored (all missing, one class, not 0/1)."""
+    for split in ("train", "test"):
+        y = data[split].y
+        for j, name in enumerate(names):
+            col = y[:, j]
+            seen = col[~np.isnan(col)]
+            if seen.size == 0:
+                raise UserError(f"target '{name}' has no observed value in split '{split}'", path=path,
+                                where=f"target={name}", hint="Drop the target or move rows into this split.")
+            if task == "regression":
+                continue
+            bad = np.flatnonzero(~np.isnan(col) & (col != 0) & (col != 1))
+            if bad.size:
+                raise UserError(f"{task} target '{name}' has value {float(col[bad[0]]):g} (must be 0 or 1)", path=path,
+                                where=f"id={data[split].ids[bad[0]]}", hint="Fix the labels or use task regression.")
+            if np.unique(seen).size < 2:
+                raise UserError(f"{task} target '{name}' has only class {int(seen[0])} in split '{split}'",
+                                path=path, where=f"target={name}",
+                                hint="Both classes are needed to train and to compute AUROC; re-split the data.")

@@ -1,7 +1,7 @@
 """Write a trained model's outputs folder: weights, predictions, trials, record.
 
-Everything lands in one :func:`glmprobe.atomic.atomic_dir`, so the folder is
-either complete (record.json included) or absent; weights are safetensors
+The files go into the step skeleton's temporary folder (:mod:`glmprobe.steps.skeleton`),
+which writes record.json last and swaps the folder in, so it is either complete or absent; weights are safetensors
 (never pickle), predictions a long CSV the report can aggregate freely.
 """
 
@@ -16,8 +16,6 @@ import numpy as np
 import pandas as pd
 from safetensors.torch import save_file
 
-from glmprobe.atomic import atomic_dir
-from glmprobe.record import now, write_record
 from glmprobe.train.data import Arrays
 from glmprobe.train.tune import TuneResult
 
@@ -69,39 +67,53 @@ def _state_dict(model) -> dict:
     return {k: v.detach().cpu().contiguous().clone() for k, v in model.state_dict().items()}
 
 
-def write_outputs(outdir: str | os.PathLike, result: TuneResult, data: dict[str, Arrays], task: str,
-                  target_names: Sequence[str], record: dict) -> Path:
-    """Write model_seed<S>.safetensors, predictions.csv, trials.csv and record.json; return the record path.
+def write_outputs(folder: str | os.PathLike, result: TuneResult, data: dict[str, Arrays], task: str,
+                  target_names: Sequence[str], record: dict) -> dict:
+    """Write a trained model's outputs into ``folder`` and fill ``record`` in place.
 
-    ``record`` comes from :func:`glmprobe.record.make_record` with the step's
-    key, tags, inputs and cache_key; metrics, ci, replicates, n, params and artifacts are filled in here.
+    Parameters
+    ----------
+    folder
+        The step's (temporary) output folder, from :meth:`glmprobe.steps.skeleton.Task.writing`.
+    result
+        The tuned and replicated fits.
+    data
+        The splits the fits saw (for the predictions and ``n``).
+    task
+        ``regression``, ``binary`` or ``multilabel``.
+    target_names
+        Target column names.
+    record
+        The step's record (key, tags, inputs, cache_key, its own params).
+
+    Returns
+    -------
+    dict
+        ``record``, with metrics, ci, replicates, n, params and artifacts filled in; the
+        skeleton writes it as ``record.json`` last, when it swaps the folder in.
     """
-    outdir = Path(outdir)
+    folder = Path(folder)
     metrics, ci = summarise(result)
-    rec = dict(record)
-    rec["metrics"], rec["ci"] = metrics, ci
+    record["metrics"], record["ci"] = metrics, ci
     # the per-epoch curve of every neural fit (MLflow logs it with step = epoch)
-    rec["replicates"] = [{"seed": r.seed, "best_epoch": r.best_epoch, "epochs": len(r.history),
-                          "stopped": r.stopped, "metrics": r.metrics,
-                          "history": [_finite(h) for h in r.history]} for r in result.replicates]
-    rec["n"] = {split: int(len(arr)) for split, arr in data.items()}
-    rec["params"] = {**result.best_params, **rec.get("params", {}),
-                     "best_val_loss": result.best_value,
-                     "trials_run": int(len(result.trials)),
-                     "replicate_seeds": ",".join(str(r.seed) for r in result.replicates)}
+    record["replicates"] = [{"seed": r.seed, "best_epoch": r.best_epoch, "epochs": len(r.history),
+                             "stopped": r.stopped, "metrics": r.metrics,
+                             "history": [_finite(h) for h in r.history]} for r in result.replicates]
+    record["n"] = {split: int(len(arr)) for split, arr in data.items()}
+    record["params"] = {**result.best_params, **record.get("params", {}),
+                        "best_val_loss": result.best_value,
+                        "trials_run": int(len(result.trials)),
+                        "replicate_seeds": ",".join(str(r.seed) for r in result.replicates)}
     artifacts = {PREDICTIONS.split(".")[0]: PREDICTIONS, "trials": TRIALS}
-    with atomic_dir(outdir) as tmp:
-        for rep in result.replicates:
-            name = model_name(rep.seed)
-            save_file(_state_dict(rep.model), str(tmp / name),
-                      metadata={"seed": str(rep.seed), "best_epoch": str(rep.best_epoch)})
-            artifacts[f"model_seed{rep.seed}"] = name
-        if result.replicates:
-            artifacts["model"] = model_name(result.replicates[0].seed)
-        predictions_frame(result, data, task, target_names).to_csv(tmp / PREDICTIONS, index=False,
-                                                                   float_format="%.6g")
-        result.trials.to_csv(tmp / TRIALS, index=False)
-        rec["artifacts"] = artifacts
-        rec["finished"] = now()
-        write_record(tmp, rec)
-    return outdir / "record.json"
+    for rep in result.replicates:
+        name = model_name(rep.seed)
+        save_file(_state_dict(rep.model), str(folder / name),
+                  metadata={"seed": str(rep.seed), "best_epoch": str(rep.best_epoch)})
+        artifacts[f"model_seed{rep.seed}"] = name
+    if result.replicates:
+        artifacts["model"] = model_name(result.replicates[0].seed)
+    predictions_frame(result, data, task, target_names).to_csv(folder / PREDICTIONS, index=False,
+                                                               float_format="%.6g")
+    result.trials.to_csv(folder / TRIALS, index=False)
+    record["artifacts"] = artifacts
+    return record
