@@ -13,7 +13,8 @@ from glmprobe.cli import main
 from glmprobe.data.onehot import encode
 
 SHEET_COLUMNS = ("id", "format", "path", "labels", "genome", "id_col", "sequence_col", "target_cols", "split_col",
-                 "task", "split", "split_args", "seed", "width", "length", "log1p", "description")
+                 "task", "split", "split_args", "seed", "width", "length", "log1p", "allow_single_class",
+                 "description")
 
 
 def random_seqs(n: int, length: int, seed: int = 0) -> list[str]:
@@ -52,19 +53,26 @@ def write_table(path: Path, n: int = 60, length: int = 30, seed: int = 0, sep: s
 
 def write_h5(path: Path, layout: str, n: int = 20, length: int = 30, seed: int = 0, nlc: bool = True,
              y_cols: int = 1, channels: int = 4, groups=("train", "valid", "test"), x_key="x_{g}", y_key="y_{g}",
-             y_shape=None) -> dict:
-    """An HDF5 file in one of the study's layouts; returns {group: sequences}."""
+             y_shape=None, seq_key: str | None = None, lengths: dict | None = None) -> dict:
+    """An HDF5 file in one of the study's layouts; returns {group: sequences}.
+
+    ``seq_key`` also writes the sequences as strings (lentiMPRA ``seq_{g}``); ``lengths`` gives some
+    groups another sequence length.
+    """
     rng = np.random.default_rng(seed)
     out = {}
     with h5py.File(path, "w") as h5:
         for gi, g in enumerate(groups):
-            seqs = random_seqs(n, length, seed + 10 * gi + 1)
-            x = encode(seqs, length)  # (n, 4, L)
+            L = (lengths or {}).get(g, length)
+            seqs = random_seqs(n, L, seed + 10 * gi + 1)
+            x = encode(seqs, L)  # (n, 4, L)
             if channels > 4:
-                x = np.concatenate([x, rng.random((n, channels - 4, length)).astype(np.float32)], axis=1)
+                x = np.concatenate([x, rng.random((n, channels - 4, L)).astype(np.float32)], axis=1)
             if nlc:
                 x = x.transpose(0, 2, 1)
             h5[x_key.format(g=g)] = x
+            if seq_key:
+                h5[seq_key.format(g=g)] = np.array(seqs, dtype=h5py.string_dtype())
             shape = y_shape or (n, y_cols)
             h5[y_key.format(g=g)] = rng.integers(0, 2, size=shape).astype(np.float32) if layout == "binary" \
                 else rng.normal(size=shape).astype(np.float32)

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import codecs
+import logging
 
 import h5py
 import numpy as np
 import pytest
 
+from glmprobe.record import read_record
 from tests.data.conftest import random_seqs, write_genome, write_h5, write_sheet, write_table
 
 
@@ -44,9 +46,9 @@ def _good_bed(n=20):
     return [f"chr1\t{50 + 10 * i}\t{50 + 10 * i + 20}\tr{i}\t0\t{'+-'[i % 2]}\t{i * 0.1}\n" for i in range(n)]
 
 
-def _h5(tmp, fmt="chip_h5", **kw):
+def _h5(tmp, fmt="chip_h5", task=None, **kw):
     write_h5(tmp / "x.h5", "binary", **kw)
-    return write_sheet(tmp, {"id": "d", "format": fmt, "path": "x.h5"}), "x.h5"
+    return write_sheet(tmp, {"id": "d", "format": fmt, "path": "x.h5", **({"task": task} if task else {})}), "x.h5"
 
 
 def case_empty_file(tmp):
@@ -256,6 +258,124 @@ def case_log1p_below_minus_one(tmp):
         ("line 22): target 'y' is -1: log1p needs values > -1",)
 
 
+# --- issue 11: the classes a fresh catalog found going through silently or with the wrong message
+def _rc(seq):
+    return seq.translate(str.maketrans("ACGT", "TGCA"))[::-1]
+
+
+def _reg_rows(n=20, y2=lambda i, split: f"{-i}"):
+    names = ["train"] * 8 + ["valid", "test"]
+    return "".join(f"s{i}\t{s}\t{names[i % 10]}\t{i * 0.5}\t{y2(i, names[i % 10])}\n"
+                   for i, s in enumerate(random_seqs(n, 12)))
+
+
+def case_h5_split_lengths_differ(tmp):
+    write_h5(tmp / "x.h5", "binary", lengths={"test": 29})
+    return write_sheet(tmp, {"id": "d", "format": "chip_h5", "path": "x.h5"}), "x.h5", \
+        "'x_test' holds sequences of length 29 but 'x_train' holds length 30"
+
+
+def case_regression_target_missing_in_whole_split(tmp):
+    rows = _reg_rows(y2=lambda i, split: "" if split == "test" else f"{-i}")
+    return _table(tmp, "id\tsequence\tsplit\ty1\ty2\n" + rows) + \
+        ("target 'y2' is missing (NaN or empty) in every row of the test split (2 rows)",)
+
+
+def case_bed_unequal_width_with_fixed_length(tmp):
+    lines = _good_bed()
+    lines[4] = "chr1\t90\t120\tr4\t0\t+\t0.4\n"
+    return _bed(tmp, lines, length=20) + ("line 5): sequence length 30, expected 20. Set width=20",)
+
+
+def case_chip_h5_label_out_of_range(tmp):
+    sheet, name = _h5(tmp)
+    with h5py.File(tmp / "x.h5", "a") as h5:
+        y = h5["y_train"][:]
+        y[3, 0] = 2
+        h5["y_train"][:] = y
+    return sheet, name, "x_train[3]): label 'bound' is 2; format chip_h5 is the study's binary layout"
+
+
+def case_eclip_h5_nan_label(tmp):
+    write_h5(tmp / "x.h5", "binary", nlc=False, channels=5, x_key="X_{g}", y_key="Y_{g}")
+    with h5py.File(tmp / "x.h5", "a") as h5:
+        y = h5["Y_valid"][:]
+        y[1, 0] = np.nan
+        h5["Y_valid"][:] = y
+    return write_sheet(tmp, {"id": "d", "format": "eclip_h5", "path": "x.h5"}), "x.h5", \
+        "X_valid[1]): missing label (NaN) in a binary dataset"
+
+
+def case_task_contradicts_format(tmp):
+    return _h5(tmp, task="regression")[0], "datasets.csv", "task regression contradicts format chip_h5"
+
+
+def case_binary_test_split_one_class(tmp):
+    names = (["train"] * 8 + ["valid", "test"]) * 2
+    rows = "".join(f"s{i}\t{s}\t{p}\t{1 if p == 'test' else i % 2}\n"
+                   for i, (s, p) in enumerate(zip(random_seqs(20, 12), names)))
+    return _table(tmp, HEAD + rows) + ("target 'y' has a single class in the test split (2 positive, 0 negative)",
+                                       )
+
+
+def case_all_n_sequence(tmp):
+    return _table(tmp, HEAD + _good_rows() + "s99\tNNNNNnnnNNNN\ttrain\t1\n") + \
+        ("line 22): sequence is entirely N (12 nt)",)
+
+
+def case_bed_region_inside_assembly_gap(tmp):
+    sheet, name = _bed(tmp, _good_bed() + ["chr2\t120\t150\tgap\t0\t+\t1\n"])
+    text = (tmp / "g.fa").read_text().split(">chr2")
+    seq = "".join(text[1].splitlines()[1:])
+    seq = seq[:100] + "N" * 60 + seq[160:]
+    (tmp / "g.fa").write_text(text[0] + ">chr2 description\n" + seq + "\n")
+    return sheet, name, "line 21): sequence is entirely N (30 nt)"
+
+
+def case_lentimpra_seq_strings_disagree(tmp):
+    write_h5(tmp / "x.h5", "reg", x_key="onehot_{g}", y_key="y_{g}", seq_key="seq_{g}")
+    with h5py.File(tmp / "x.h5", "a") as h5:
+        seqs = [v.decode() for v in h5["seq_valid"][:]]
+        seqs[4] = seqs[4][:5] + ("A" if seqs[4][5] != "A" else "C") + seqs[4][6:]
+        h5["seq_valid"][:] = np.array(seqs, dtype=h5py.string_dtype())
+    return write_sheet(tmp, {"id": "d", "format": "lentimpra_h5", "path": "x.h5"}), "x.h5", \
+        "seq_valid[4] disagrees with the one-hot onehot_valid[4] (position 6"
+
+
+def case_lentimpra_seq_strings_wrong_count(tmp):
+    write_h5(tmp / "x.h5", "reg", x_key="onehot_{g}", y_key="y_{g}", seq_key="seq_{g}")
+    with h5py.File(tmp / "x.h5", "a") as h5:
+        del h5["seq_test"]
+        h5["seq_test"] = np.array(["ACGT"] * 3, dtype=h5py.string_dtype())
+    return write_sheet(tmp, {"id": "d", "format": "lentimpra_h5", "path": "x.h5"}), "x.h5", \
+        "'seq_test' has shape (3,) but 'onehot_test' has 20 rows"
+
+
+ADAPTOR5, ADAPTOR3 = "AGGACCGGATCAACT", "CATTGCGTGAACCGA"     # 15-nt constant flanks, as in lentiMPRA
+
+
+def _mpra_with_orientation_pair(tmp, n=60):
+    """A lentiMPRA-like table: test row s9 is the reverse orientation of train row s0."""
+    elements = random_seqs(n, 200, seed=8)
+    elements[9] = _rc(elements[0])
+    names = ["train"] * 8 + ["valid", "test"]
+    rows = "".join(f"s{i}\t{ADAPTOR5}{e}{ADAPTOR3}\t{names[i % 10]}\t{i * 0.1:.1f}\n" for i, e in enumerate(elements))
+    return _table(tmp, HEAD + rows)
+
+
+def case_leakage_error_orientation_pair(tmp):
+    return _mpra_with_orientation_pair(tmp) + ("near-duplicates (shared 31-mer minimizers (>= 2)): 0 valid and 1 test",
+                                               "--on-leakage", "error")
+
+
+def case_leakage_error_overlapping_bed_windows(tmp):
+    lines = [f"chr1\t{20 * i}\t{20 * i + 15}\tr{i}\t0\t+\t{i}\t{'train' if i < 8 else 'valid'}\n"
+             for i in range(10)]
+    lines += ["chr2\t0\t15\tt0\t0\t+\t1\ttest\n", "chr1\t30\t45\tt1\t0\t-\t2\ttest\n"]  # t1 overlaps r1, r2
+    return _bed(tmp, lines, split="column", split_col="label_2", target_cols="label_1") + \
+        ("near-duplicates (overlapping genomic intervals): 0 valid and 1 test", "--on-leakage", "error")
+
+
 CASES = {name[5:]: fn for name, fn in sorted(globals().items()) if name.startswith("case_")}
 
 
@@ -317,3 +437,82 @@ def test_failed_force_rerun_keeps_previous_output(tmp_path, run_cli):
     assert res.code == 2 and "invalid character 'X'" in res.err
     assert (tmp_path / "out" / "d" / "dataset.h5").read_bytes() == before
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["d"]   # no temp folders left
+
+
+# --- awkward but usable input: prepared (exit 0), with a warning that gives counts, counts in the record
+def warn_missing_regression_targets(tmp):
+    rows = _reg_rows(y2=lambda i, split: "" if i in (0, 1, 2, 9) else "NaN" if i == 8 else f"{-i}")
+    sheet, _ = _table(tmp, "id\tsequence\tsplit\ty1\ty2\n" + rows)
+    return sheet, ["missing target values (NaN or empty) per split, masked out of the training loss",
+                   "'y2' train 3, valid 1, test 1"], \
+        lambda rec: rec["checks"]["missing_targets"] == {"y2": {"train": 3, "valid": 1, "test": 1}}
+
+
+def warn_bed_unequal_widths(tmp):
+    lines = _good_bed()
+    for i in (2, 5, 7):
+        lines[i] = f"chr1\t{50 + 10 * i}\t{50 + 10 * i + 24}\tr{i}\t0\t+\t0.1\n"
+    sheet, _ = _bed(tmp, lines)
+    return sheet, ["3 of 20 regions are not 20 nt wide (widths 20-24)", "set width=20 in the datasets sheet"], \
+        lambda rec: rec["checks"]["lengths"] == {"min": 20, "max": 24, "distinct": 2, "most_common": 20, "other": 3}
+
+
+def warn_mostly_n_sequences(tmp):
+    rows = _good_rows() + "s98\tNNNNNNNACGTA\ttrain\t1\ns99\tNNNNNNACGTAC\ttrain\t1\n"   # 58 % and 50 % N
+    sheet, _ = _table(tmp, HEAD + rows)
+    return sheet, ["1 sequence(s) are more than 50% N"], \
+        lambda rec: rec["checks"]["n_bases"]["mostly_n"] == 1 and rec["checks"]["n_bases"]["with_n"] == 2
+
+
+def warn_bed_regions_overlap_gaps(tmp):
+    sheet, _ = _bed(tmp, _good_bed())
+    seq = (tmp / "g.fa").read_text().split(">chr2")[0]
+    chr1 = "".join(seq.splitlines()[1:])
+    chr1 = chr1[:100] + "N" * 12 + chr1[112:]          # a gap: r4 10/20 N, r5 12/20 N, r6 2/20 N
+    rest = (tmp / "g.fa").read_text()[len(seq):]
+    (tmp / "g.fa").write_text(">chr1\n" + chr1 + "\n" + rest)
+    return sheet, ["3 region(s) overlap assembly gaps or other N runs of the genome (1 of them more than 50% N)"], \
+        lambda rec: rec["checks"]["n_bases"]["with_n"] == 3 and rec["checks"]["n_bases"]["mostly_n"] == 1
+
+
+def warn_task_inferred_and_why(tmp):
+    rows = "".join(f"s{i}\t{s}\t{(['train'] * 8 + ['valid', 'test'])[i % 10]}\t{i % 3}\n"
+                   for i, s in enumerate(random_seqs(20, 12)))
+    sheet, _ = _table(tmp, HEAD + rows)
+    return sheet, ["task regression inferred: a target is not 0/1 (2 for 'y' at line 4)",
+                   "set 'task' in the datasets sheet"], \
+        lambda rec: rec["checks"]["task"]["task"] == "regression" and rec["tags"]["task"] == "regression"
+
+
+def warn_near_duplicates_orientation_pair(tmp):
+    sheet, _ = _mpra_with_orientation_pair(tmp)
+    return sheet, ["near-duplicates (shared 31-mer minimizers (>= 2)): 0 valid and 1 test rows of train rows"], \
+        lambda rec: rec["leakage"]["near_duplicates"]["test_in_train"] == 1 and rec["leakage"]["test_in_train"] == 0
+
+
+def warn_one_class_test_allowed(tmp):
+    sheet, _, _ = case_binary_test_split_one_class(tmp)
+    sheet.write_text(sheet.read_text().replace("format,path", "format,path,allow_single_class")
+                     .replace("t.tsv\n", "t.tsv,true\n"))
+    return sheet, ["target 'y' has a single class in the test split (2 positive, 0 negative)"], \
+        lambda rec: "test" in rec["checks"]["single_class"]["y"]
+
+
+WARN_CASES = {name[5:]: fn for name, fn in sorted(globals().items()) if name.startswith("warn_")}
+
+
+@pytest.mark.parametrize("name", sorted(WARN_CASES))
+def test_awkward_input_prepares_with_counted_warning(name, tmp_path, run_cli, caplog):
+    sheet, fragments, check_record = WARN_CASES[name](tmp_path)
+    with caplog.at_level(logging.WARNING):
+        res = run_cli(sheet, "--outdir", tmp_path / "out")
+    assert res.code == 0, res.err
+    for fragment in fragments:
+        assert fragment in caplog.text
+    rec = read_record(tmp_path / "out" / "d")
+    assert any(fragments[0] in w for w in rec["warnings"])
+    assert check_record(rec), rec["checks"]
+
+
+def test_issue_11_catalog_size():
+    assert len(CASES) >= 54 and len(WARN_CASES) >= 7

@@ -60,7 +60,7 @@ def test_leakage_counts_reverse_complements():
     codes = np.array([0, 1, 2, 0, 2, 1, 1], dtype=np.uint8)
     leak = check_leakage(canonical_hashes(seqs), codes)
     # GGTT (valid) = rc(AACC) train; AAAA (valid) = rc(TTTT) train; CCCC (test) = rc(GGGG) valid
-    assert leak.counts() == {"valid_in_train": 2, "test_in_train": 0, "test_in_valid": 1}
+    assert leak.exact == {"valid_in_train": 2, "test_in_train": 0, "test_in_valid": 1}
     assert list(np.flatnonzero(leak.drop)) == [1, 4, 5]
 
 
@@ -124,14 +124,20 @@ def test_iupac_warning_and_all_nan_rows_dropped(tmp_path, caplog):
     assert rec["dropped"]["all_nan_targets"] == 1 and rec["ambiguous"] == {"bases": 4, "records": 1}
 
 
-def test_single_class_in_test_split_warns(tmp_path, caplog):
+def test_single_class_in_valid_warns_and_test_needs_allow_single_class(tmp_path, caplog):
     seqs = random_seqs(20, 10, seed=4)
     splits = (["train"] * 8 + ["valid", "test"]) * 2
     ys = [i % 2 if s == "train" else 1 for i, s in enumerate(splits)]
     (tmp_path / "t.tsv").write_text(_rows(seqs, splits, ys))
+    sheet = write_sheet(tmp_path, {"id": "d", "format": "table", "path": "t.tsv", "allow_single_class": "true"})
     with caplog.at_level(logging.WARNING):
-        prepare_rows(write_sheet(tmp_path, {"id": "d", "format": "table", "path": "t.tsv"}), tmp_path / "o")
+        path = prepare_rows(sheet, tmp_path / "o")[0]
+    assert "target 'y' has a single class in the valid split (2 positive, 0 negative)" in caplog.text
     assert "target 'y' has a single class in the test split" in caplog.text
+    rec = read_record(path.parent)
+    assert rec["checks"]["single_class"] == {"y": ["valid", "test"]}
+    assert rec["checks"]["task"] == {"task": "binary", "reason": "inferred: every label is 0 or 1"}
+    assert any("task binary inferred: every label is 0 or 1" in w for w in rec["warnings"])
 
 
 def test_sheet_parsing_types_and_paths(tmp_path):

@@ -113,9 +113,12 @@ def test_insert_h5_first_column_log1p(tmp_path):
         for g in ("train", "valid", "test"):
             h5[f"Y_{g}"][:] = np.abs(h5[f"Y_{g}"][:])
         y = h5["Y_train"][:]
-    ds = _prepare(tmp_path, {"format": "insert_h5", "path": "x.h5", "log1p": "true"})
-    assert ds.targets.shape == (60, 1) and ds.target_names == ["elongation"]
+    ds = _prepare(tmp_path, {"format": "insert_h5", "path": "x.h5"})     # log1p is the default here
+    assert ds.targets.shape == (60, 1) and ds.target_names == ["elongation"] and ds.task == "regression"
     np.testing.assert_allclose(ds.targets[:20, 0], np.log1p(y[:, 0]), rtol=1e-6)
+    (tmp_path / "out").rename(tmp_path / "out_default")
+    raw = _prepare(tmp_path, {"format": "insert_h5", "path": "x.h5", "log1p": "false"})   # turned off
+    np.testing.assert_allclose(raw.targets[:20, 0], y[:, 0], rtol=1e-6)
 
 
 def test_splicing_h5_segments_and_nan(tmp_path):

@@ -8,15 +8,29 @@ turns the scan into the task, the rows kept and the split; the second pass
 (:func:`_write`) writes through :class:`~glmprobe.data.dataset.DatasetWriter`.
 Peak memory is one chunk plus a few bytes per row, whatever the input size.
 
-Policies (documented for users):
+Policies (documented for users, README "Bad input"):
 
-* ``--on-leakage`` defaults to ``warn``: duplicates (reverse complements included)
-  between splits are counted in the record and logged; ``drop`` removes them from
-  valid/test (never train); ``error`` refuses the dataset.
-* Targets: inf is an error; NaN means unobserved. In a regression dataset a row
-  whose targets are all NaN carries no signal and is dropped with a warning (counted
-  in the record); in binary/multilabel datasets a missing label is an error.
+* ``--on-leakage`` defaults to ``warn``: duplicates (reverse complements included) and
+  near-duplicates (:mod:`glmprobe.data.leakage`) between splits are counted per split
+  pair in the record and logged; ``drop`` removes them from valid/test (never train);
+  ``error`` refuses the dataset.
+* Targets: inf is an error; NaN means unobserved. In a regression dataset a row whose
+  targets are all NaN carries no signal and is dropped with a warning; other missing
+  values are counted per target and split in a warning (they are masked out of the
+  loss and the metrics), and a target missing in every row of a split is an error. In
+  binary/multilabel datasets a missing label is an error.
+* The task is the sheet's, else the one the format fixes (the study's HDF5 layouts:
+  ChIP and eCLIP binary, the others regression; labels out of range are errors), else
+  inferred (0/1 labels only: binary/multilabel), and the record says which and why.
+* A binary test split with a single class cannot be scored and is an error unless the
+  sheet sets ``allow_single_class``; a single-class valid split (or multilabel target)
+  is a warning.
+* An all-N sequence is an error; sequences more than half N, and BED regions that
+  overlap N runs of the genome (assembly gaps), are counted in a warning. BED regions of
+  unequal width without ``width`` are counted in a warning that says how to re-centre.
 * An empty split is an error.
+
+Every count lands in the record (``checks``) as well as in the warning.
 """
 
 from __future__ import annotations
@@ -31,9 +45,9 @@ from glmprobe import __version__
 from glmprobe.atomic import sha256_file
 from glmprobe.data.dataset import SPLITS, DatasetWriter
 from glmprobe.data.delta_logit import check_offsets
-from glmprobe.data.leakage import Leakage, canonical_hashes, check_leakage
+from glmprobe.data.leakage import Leakage, LeakageIndex
 from glmprobe.data.readers import Chunk, Reader
-from glmprobe.data.sequences import clean_chunk
+from glmprobe.data.sequences import MOSTLY_N, clean_chunk
 from glmprobe.data.sheet import DatasetRow
 from glmprobe.data.splits import SplitPlan, plan_splits
 from glmprobe.errors import UserError
@@ -62,39 +76,60 @@ def _targets(chunk: Chunk, row: DatasetRow, names: list[str]) -> np.ndarray:
 
 @dataclass
 class TargetStats:
-    """What the scan learns about targets: task inference, class balance, missing values."""
+    """What the scan learns about targets: task inference, class balance, missing values.
+
+    Keeps two bits per row and target (missing, equal to 1) so that per-split counts can be
+    made once the split is known (random splits are drawn after the scan).
+    """
 
     names: list[str]
-    task: str | None
+    task: str | None                                   # given in the sheet, or fixed by the format
+    fixed_by: str | None = None                        # why the format fixes it (None: not fixed)
     binary_only: bool = True
+    first_nonbinary: str | None = None                 # "2.5 for 'y' at line 3": why regression was inferred
     first_nan: tuple[Path, str] | None = None          # (file, record) of the first NaN seen
-    ones: np.ndarray = field(init=False)               # per-target count of 1s
-    zeros: np.ndarray = field(init=False)              # per-target count of 0s
-
-    def __post_init__(self):
-        self.ones = np.zeros(len(self.names), dtype=np.int64)
-        self.zeros = np.zeros(len(self.names), dtype=np.int64)
+    reason: str = ""                                   # why the resolved task is what it is
+    nan: np.ndarray | list = field(default_factory=list)   # (N, T) bool after finish()
+    one: np.ndarray | list = field(default_factory=list)   # (N, T) bool after finish()
 
     def update(self, chunk: Chunk, y: np.ndarray) -> np.ndarray:
         """Check one chunk; returns its all-NaN row mask."""
         nan = np.isnan(y)
         nonbinary = ~nan & (y != 0) & (y != 1)
         if nonbinary.any():
-            self.binary_only = False
+            i, j = np.argwhere(nonbinary)[0]
             if self.task in ("binary", "multilabel"):
-                i, j = np.argwhere(nonbinary)[0]
-                raise chunk.error(int(i), f"label {self.names[j]!r} is {y[i, j]:g}; a {self.task} label must be 0 or 1",
+                why = (f"{self.fixed_by}, so labels must be 0 or 1" if self.fixed_by
+                       else f"a {self.task} label must be 0 or 1")
+                raise chunk.error(int(i), f"label {self.names[j]!r} is {y[i, j]:g}; {why}",
+                                  "Fix the label, or check the 'format' column (the study's ChIP and eCLIP layouts "
+                                  "are binary)." if self.fixed_by else
                                   "Fix the label or set task=regression in the datasets sheet.")
+            if self.binary_only:
+                self.first_nonbinary = f"{y[i, j]:g} for {self.names[j]!r} at {chunk.locate(int(i))}"
+            self.binary_only = False
         if nan.any() and self.first_nan is None:
             self.first_nan = (chunk.path, chunk.locate(int(np.flatnonzero(nan.any(axis=1))[0])))
-        self.ones += (y == 1).sum(axis=0)
-        self.zeros += (y == 0).sum(axis=0)
+        self.nan.append(nan)
+        self.one.append(y == 1)
         return nan.all(axis=1)
 
-    def resolve(self, row: DatasetRow) -> str:
-        """The task (given or inferred), checked against what was seen."""
+    def finish(self) -> None:
         T = len(self.names)
-        task = self.task or ("regression" if not self.binary_only else "binary" if T == 1 else "multilabel")
+        self.nan = np.concatenate(self.nan) if self.nan else np.zeros((0, T), bool)
+        self.one = np.concatenate(self.one) if self.one else np.zeros((0, T), bool)
+
+    def resolve(self, row: DatasetRow) -> str:
+        """The task (given, fixed by the format, or inferred), checked against what was seen."""
+        T = len(self.names)
+        if self.task:
+            task = self.task
+            self.reason = self.fixed_by or "set in the datasets sheet"
+        elif not self.binary_only:
+            task, self.reason = "regression", f"inferred: a target is not 0/1 ({self.first_nonbinary})"
+        else:
+            task = "binary" if T == 1 else "multilabel"
+            self.reason = "inferred: every label is 0 or 1"
         if task == "binary" and T != 1:
             raise row.error(f"task binary needs exactly one target, found {T} ({', '.join(self.names)})", "task",
                             "Use task=multilabel, or choose one column with target_cols.")
@@ -103,7 +138,8 @@ class TargetStats:
                 path, where = self.first_nan
                 raise UserError(f"missing label (NaN) in a {task} dataset", path=path, where=where,
                                 hint="Every label must be 0 or 1; fill or remove the row, or set task=regression.")
-            one_class = [n for n, a, b in zip(self.names, self.ones, self.zeros) if a == 0 or b == 0]
+            ones = self.one.sum(axis=0)
+            one_class = [n for n, a in zip(self.names, ones) if a == 0 or a == len(self.one)]
             if one_class:
                 raise UserError(f"target(s) {', '.join(map(repr, one_class))} have a single class "
                                 f"(all 0 or all 1), so a {task} model cannot be trained or scored", path=row.path,
@@ -116,13 +152,16 @@ class TargetStats:
 class Scan:
     n: int
     codes: np.ndarray          # split code per row (random: filled after the scan)
-    hashes: np.ndarray         # canonical sequence hash per row (leakage)
+    index: LeakageIndex        # hashes / sketch / intervals for the leakage check
     all_nan: np.ndarray        # rows whose targets are all NaN
     stats: TargetStats
     ambiguous_bases: int = 0
     ambiguous_records: int = 0
     min_len: int = 0
     max_len: int = 0
+    lengths: dict[int, int] = field(default_factory=dict)   # sequence length -> rows
+    with_n: int = 0            # sequences holding at least one N
+    mostly_n: int = 0          # sequences more than MOSTLY_N N
 
 
 def _bar(row: DatasetRow, what: str, total: int | None, progress: bool):
@@ -132,9 +171,10 @@ def _bar(row: DatasetRow, what: str, total: int | None, progress: bool):
 
 def scan(reader: Reader, row: DatasetRow, plan: SplitPlan, progress: bool = False) -> Scan:
     """Pass 1: validate every record and collect what the split and leakage decisions need."""
-    stats = TargetStats(reader.target_names, row.task)
-    codes, hashes, all_nan, seen = [], [], [], set()
-    amb_b = amb_r = 0
+    stats = TargetStats(reader.target_names, row.task or reader.task, reader.task_reason)
+    index = LeakageIndex(with_coords=reader.has_coords)
+    codes, all_nan, seen, hist = [], [], set(), {}
+    amb_b = amb_r = with_n = mostly_n = 0
     lo, hi = np.iinfo(np.int64).max, 0
     fixed = row.length or (sum(reader.segments) if reader.segments else None)
     with _bar(row, "check", reader.size_hint, progress) as bar:
@@ -144,8 +184,12 @@ def scan(reader: Reader, row: DatasetRow, plan: SplitPlan, progress: bool = Fals
             if fixed is not None and (lengths != fixed).any():
                 i = int(np.flatnonzero(lengths != fixed)[0])
                 raise chunk.error(i, f"sequence length {lengths[i]}, expected {fixed}",
+                                  f"Set width={fixed} in the datasets sheet to re-centre every region on its "
+                                  "midpoint." if reader.has_coords and not row.width else
                                   "Every sequence of this dataset must have the same length (sheet column 'length').")
             lo, hi = min(lo, int(lengths.min())), max(hi, int(lengths.max()))
+            for v, k in zip(*np.unique(lengths, return_counts=True)):
+                hist[int(v)] = hist.get(int(v), 0) + int(k)
             new = set(chunk.ids)
             if len(new) != len(chunk) or not seen.isdisjoint(new):   # rare: find the first duplicate
                 local: set[str] = set()
@@ -156,37 +200,88 @@ def scan(reader: Reader, row: DatasetRow, plan: SplitPlan, progress: bool = Fals
             seen |= new
             amb_b += cleaned.ambiguous_bases
             amb_r += cleaned.ambiguous_records
+            a, b = cleaned.n_stats()
+            with_n, mostly_n = with_n + a, mostly_n + b
             y = _targets(chunk, row, reader.target_names)
             if reader.has_offsets:
                 check_offsets(chunk, chunk.offsets, y, reader.target_names)
             all_nan.append(stats.update(chunk, y))
             c = plan.assign(chunk)
             codes.append(c if c is not None else np.zeros(len(chunk), dtype=np.uint8))
-            hashes.append(canonical_hashes(cleaned.sequences))
+            index.add(cleaned.sequences, chunk.coords)
             bar.update(len(chunk))
     if not seen:
         raise UserError("no records found", path=row.path, hint="The input has a header but no data.")
-    return Scan(len(seen), np.concatenate(codes), np.concatenate(hashes), np.concatenate(all_nan), stats,
-                amb_b, amb_r, lo, hi)
+    stats.finish()
+    return Scan(len(seen), np.concatenate(codes), index, np.concatenate(all_nan), stats,
+                amb_b, amb_r, lo, hi, hist, with_n, mostly_n)
 
 
 # --------------------------------------------------------------------------- decisions
+_SHOW = 5
+
+
+def _missing_targets(row: DatasetRow, names: list[str], sc: Scan, keep: np.ndarray, counts: dict,
+                     warnings: list[str]) -> None:
+    """Regression: count missing values per target and split; refuse a target missing in a whole split."""
+    nan, c = sc.stats.nan[keep], sc.codes[keep]
+    per = np.stack([nan[c == k].sum(axis=0) for k in range(3)])          # (3, T)
+    size = [int((c == k).sum()) for k in range(3)]
+    for k, split in enumerate(SPLITS):
+        for j, t in enumerate(names):
+            if size[k] and per[k, j] == size[k]:
+                raise UserError(f"target {t!r} is missing (NaN or empty) in every row of the {split} split "
+                                f"({size[k]} rows)", path=row.path,
+                                hint="It can be neither trained on nor scored there: fill it, leave it out with "
+                                     "target_cols, or change the split.")
+    some = [j for j in range(len(names)) if per[:, j].any()]
+    counts["missing_targets"] = {names[j]: dict(zip(SPLITS, map(int, per[:, j]))) for j in some}
+    if some:
+        text = "; ".join(f"{names[j]!r} " + ", ".join(f"{s} {int(per[k, j])}" for k, s in enumerate(SPLITS))
+                         for j in some[:_SHOW])
+        more = f"; and {len(some) - _SHOW} more targets (record.json 'checks')" if len(some) > _SHOW else ""
+        warnings.append(f"missing target values (NaN or empty) per split, masked out of the training loss and the "
+                        f"metrics: {text}{more}")
+
+
+def _single_class(row: DatasetRow, task: str, names: list[str], sc: Scan, keep: np.ndarray, counts: dict,
+                  warnings: list[str]) -> None:
+    """Binary/multilabel: a valid or test split with one class cannot be scored (AUROC undefined)."""
+    one, c = sc.stats.one[keep], sc.codes[keep]
+    found = {}
+    for k in (1, 2):
+        pos, n = one[c == k].sum(axis=0), int((c == k).sum())
+        for j, t in enumerate(names):
+            if pos[j] == 0 or pos[j] == n:
+                found.setdefault(t, []).append(SPLITS[k])
+                msg = (f"target {t!r} has a single class in the {SPLITS[k]} split ({int(pos[j])} positive, "
+                       f"{n - int(pos[j])} negative): AUROC/AUPRC are undefined there")
+                if task == "binary" and k == 2 and not row.allow_single_class:
+                    raise UserError(msg, path=row.path, hint="The benchmark cannot score this dataset: change the "
+                                    "split or add data, or set allow_single_class=true in the datasets sheet to "
+                                    "prepare it anyway.")
+                warnings.append(msg)
+    counts["single_class"] = found
+
+
 def _decide(row: DatasetRow, reader: Reader, plan: SplitPlan, sc: Scan, on_leakage: str):
-    """Task, rows kept, split codes and leakage, from the scan (no data re-read)."""
+    """Task, rows kept, split codes, leakage and the counted checks, from the scan (no data re-read)."""
     task = sc.stats.resolve(row)
-    warnings = []
+    warnings, counts = [], {"task": {"task": task, "reason": sc.stats.reason}}
+    if sc.stats.reason.startswith("inferred"):
+        warnings.append(f"task {task} {sc.stats.reason}; set 'task' in the datasets sheet if that is wrong")
     keep = np.ones(sc.n, dtype=bool)
     if task == "regression" and sc.all_nan.any():
         keep &= ~sc.all_nan
         warnings.append(f"dropped {int(sc.all_nan.sum())} row(s) whose targets are all NaN (unobserved)")
     if plan.method == "random":
         sc.codes[keep] = plan.random_codes(int(keep.sum()))
-    leak = check_leakage(sc.hashes[keep], sc.codes[keep])
+    leak = sc.index.check(sc.codes, keep)
     if leak.total:
         if on_leakage == "error":
             raise UserError(f"leakage between splits: {leak.summary()}", path=row.path,
-                            hint="Fix the split, or rerun with --on-leakage drop (removes them from valid/test) "
-                                 "or warn.")
+                            hint="Fix the split (for BED input split=chrom keeps overlapping regions together), or "
+                                 "rerun with --on-leakage drop (removes them from valid/test) or warn.")
         if on_leakage == "drop":
             idx = np.flatnonzero(keep)
             keep[idx[leak.drop]] = False
@@ -196,20 +291,36 @@ def _decide(row: DatasetRow, reader: Reader, plan: SplitPlan, sc: Scan, on_leaka
     if sc.ambiguous_bases:
         warnings.append(f"{sc.ambiguous_bases} IUPAC ambiguity code(s) in {sc.ambiguous_records} sequence(s) "
                         "were converted to N")
+    counts["n_bases"] = {"with_n": sc.with_n, "mostly_n": sc.mostly_n, "mostly_n_threshold": MOSTLY_N}
+    if reader.has_coords and sc.with_n:
+        warnings.append(f"{sc.with_n} region(s) overlap assembly gaps or other N runs of the genome "
+                        f"({sc.mostly_n} of them more than {MOSTLY_N:.0%} N)")
+    elif sc.mostly_n:
+        warnings.append(f"{sc.mostly_n} sequence(s) are more than {MOSTLY_N:.0%} N")
+    counts["lengths"] = {"min": sc.min_len, "max": sc.max_len, "distinct": len(sc.lengths)}
+    if reader.has_coords and not row.width and len(sc.lengths) > 1:
+        common = max(sc.lengths, key=sc.lengths.get)
+        off = sc.n - sc.lengths[common]
+        counts["lengths"].update(most_common=common, other=off)
+        warnings.append(f"{off} of {sc.n} regions are not {common} nt wide (widths {sc.min_len}-{sc.max_len}), so "
+                        f"the models see sequences of different lengths; set width={common} in the datasets sheet "
+                        "to re-centre every region on its midpoint")
+    if task == "regression":
+        _missing_targets(row, reader.target_names, sc, keep, counts, warnings)
     n = {name: int(((sc.codes == k) & keep).sum()) for k, name in enumerate(SPLITS)}
     empty = [s for s, v in n.items() if v == 0]
     if empty:
         raise UserError(f"split(s) {', '.join(empty)} would be empty (n per split: {n})", path=row.path,
                         hint="Check the split column/arguments (sheet columns split, split_args) or add data.")
-    return task, keep, leak, n, warnings
+    if task != "regression":
+        _single_class(row, task, reader.target_names, sc, keep, counts, warnings)
+    return task, keep, leak, n, warnings, counts
 
 
 # --------------------------------------------------------------------------- pass 2
 def _write(path: Path, reader: Reader, row: DatasetRow, task: str, keep: np.ndarray, codes: np.ndarray,
            provenance: dict, progress: bool) -> tuple[str, list[str]]:
     names = np.asarray(SPLITS)
-    T = len(reader.target_names)
-    ones, zeros = np.zeros((3, T), dtype=np.int64), np.zeros((3, T), dtype=np.int64)
     a = 0
     with DatasetWriter(path, name=row.id, target_names=reader.target_names, task=task, provenance=provenance,
                        segments=reader.segments, with_coords=reader.has_coords,
@@ -226,21 +337,11 @@ def _write(path: Path, reader: Reader, row: DatasetRow, task: str, keep: np.ndar
                          names[c].tolist(),
                          {k: np.asarray(v)[sel] for k, v in chunk.coords.items()} if reader.has_coords else None,
                          chunk.offsets[sel] if reader.has_offsets else None)
-                for k in range(3):
-                    ones[k] += (y[c == k] == 1).sum(axis=0)
-                    zeros[k] += (y[c == k] == 0).sum(axis=0)
             bar.update(sel.size)
             a = b
     if a != len(keep):
         raise UserError("input changed while it was being read", path=row.path, hint="Run prepare again.")
-    warnings = []
-    if task != "regression":
-        for k in (1, 2):
-            for j, t in enumerate(reader.target_names):
-                if ones[k, j] == 0 or zeros[k, j] == 0:
-                    warnings.append(f"target {t!r} has a single class in the {SPLITS[k]} split: "
-                                    "AUROC/AUPRC are undefined there")
-    return w.checksum, warnings
+    return w.checksum, []   # every check ran in pass 1 (kept as a list for callers)
 
 
 # --------------------------------------------------------------------------- the whole row
@@ -260,6 +361,7 @@ class Checked:
     leak: Leakage
     n: dict[str, int]
     warnings: list[str]
+    counts: dict = field(default_factory=dict)   # what the checks counted (record.json 'checks')
 
     @property
     def n_dropped(self) -> int:
@@ -270,8 +372,8 @@ def check(row: DatasetRow, reader: Reader, on_leakage: str, progress: bool = Fal
     """Validate the whole row (pass 1) and decide task, rows kept and splits; nothing is written."""
     plan = plan_splits(row, reader)
     sc = scan(reader, row, plan, progress)
-    task, keep, leak, n, warnings = _decide(row, reader, plan, sc, on_leakage)
-    return Checked(plan, sc, task, keep, leak, n, warnings)
+    task, keep, leak, n, warnings, counts = _decide(row, reader, plan, sc, on_leakage)
+    return Checked(plan, sc, task, keep, leak, n, warnings, counts)
 
 
 def provenance(row: DatasetRow, checked: Checked, sources: dict, on_leakage: str) -> dict:

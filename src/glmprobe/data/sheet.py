@@ -19,6 +19,8 @@ from glmprobe.data.readers.base import check_file, guard, open_text, sniff_delim
 from glmprobe.errors import UserError
 
 SCHEMA_NAME = "schema_datasets.json"
+# formats whose targets the study always trained on as log(y + 1): log1p defaults to true there
+LOG1P_FORMATS = ("insert_h5",)
 
 
 @lru_cache(maxsize=1)
@@ -48,6 +50,7 @@ class DatasetRow:
     width: int | None = None
     length: int | None = None
     log1p: bool = False
+    allow_single_class: bool = False
     description: str = ""
     options: dict = field(default_factory=dict)
 
@@ -142,7 +145,8 @@ def _row(sheet: Path, line: int, v: dict) -> DatasetRow:
         labels=resolve("labels"), genome=resolve("genome"), id_col=v.get("id_col"),
         sequence_col=v.get("sequence_col"), target_cols=targets, split_col=v.get("split_col"),
         task=v.get("task"), split=v.get("split"), split_args=v.get("split_args"), seed=v.get("seed", 0),
-        width=v.get("width"), length=v.get("length"), log1p=v.get("log1p", False),
+        width=v.get("width"), length=v.get("length"), log1p=v.get("log1p", v["format"] in LOG1P_FORMATS),
+        allow_single_class=v.get("allow_single_class", False),
         description=v.get("description", ""), options=dict(v))
 
 

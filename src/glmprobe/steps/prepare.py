@@ -39,6 +39,7 @@ _NOT_KEYED = ("description", "path", "labels", "genome")
 
 def _task(row: DatasetRow, outdir: Path, sources: dict, on_leakage: str) -> Task:
     options = {k: v for k, v in row.options.items() if k not in _NOT_KEYED}
+    options["log1p"] = row.log1p   # the effective value: its default depends on the format
     blob = {"sources": {k: v["sha256"] for k, v in sources.items()}, "options": options, "on_leakage": on_leakage}
     return Task("prepare", f"datasets/{row.id}", Path(outdir) / row.id, blob, outputs=(DATASET_NAME,),
                 tags={"dataset": row.id, "format": row.format}, artifacts={"dataset": DATASET_NAME},
@@ -60,7 +61,7 @@ def _fill_record(task: Task, row: DatasetRow, reader, checked: ingest.Checked, c
         leakage={**leak.counts(), "action": on_leakage, "dropped": dropped},
         dropped={"all_nan_targets": int(sc.all_nan.sum()) if checked.task == "regression" else 0, "leakage": dropped},
         ambiguous={"bases": sc.ambiguous_bases, "records": sc.ambiguous_records},
-        warnings=warnings)
+        checks=checked.counts, warnings=warnings)
 
 
 def prepare_row(row: DatasetRow, outdir: Path, on_leakage: str = "warn", force: bool = False,
@@ -142,7 +143,8 @@ def prepare_rows(sheet: str | Path, outdir: str | Path, ids: list[str] | None = 
 @click.option("--outdir", type=click.Path(path_type=Path, file_okay=False), default=Path("results/datasets"),
               show_default=True, help="Output folder; each dataset goes to OUTDIR/<id>/dataset.h5 + record.json.")
 @click.option("--on-leakage", type=click.Choice(ACTIONS), default="warn", show_default=True,
-              help="Sequences (or reverse complements) shared between splits: warn and keep them, drop them "
+              help="Sequences shared between splits (exact or reverse-complement duplicates, and near-duplicates: "
+                   "overlapping BED regions, or a shared stretch of about 70+ nt): warn and keep them, drop them "
                    "from valid/test (never train), or fail.")
 @click.option("--force", is_flag=True, help="Redo datasets even when their record.json says they are up to date.")
 @click.option("--chunk-size", type=click.IntRange(min=1), default=65536, show_default=True,

@@ -61,6 +61,8 @@ class Reader(abc.ABC):
     natural_split: str | None = None   # "column" (split names in the input), "folds", or None
     size_hint: int | None = None       # number of records when cheap to know (progress bars)
     has_offsets: bool = False          # chunks carry target offsets (dataset.h5 /target_offsets)
+    task: str | None = None            # the task the format fixes (None: given in the sheet or inferred)
+    task_reason: str | None = None     # why, for the record
 
     def __init__(self, row: "DatasetRow", chunk_size: int = 65536):
         self.row = row

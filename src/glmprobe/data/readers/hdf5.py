@@ -37,15 +37,18 @@ class Layout:
     transform: Callable[[np.ndarray], np.ndarray] = _as_2d
     segments: tuple[int, ...] | None = None
     y_ndim: tuple[int, ...] = (1, 2)
+    task: str = "regression"      # the study's task for this layout (the format fixes it)
+    seq: str | None = None        # optional key of the same sequences as strings (checked against x)
     offsets: Callable[[np.ndarray], np.ndarray] | None = None   # y -> per-target logit baselines
 
 
 LAYOUTS: dict[str, Layout] = {
-    "lentimpra_h5": Layout("onehot_{g}", "y_{g}", "activity"),
+    "lentimpra_h5": Layout("onehot_{g}", "y_{g}", "activity", seq="seq_{g}"),
     "lentimpra_folds_h5": Layout("{g}_x", "{g}_y", "activity", groups=tuple(range(1, 11)), folds=True),
-    "chip_h5": Layout("x_{g}", "y_{g}", "bound"),
-    "eclip_h5": Layout("X_{g}", "Y_{g}", "bound", extra_channels=True),
-    # INSERT-seq: only the first y column is the elongation readout (paper.md §1.1).
+    "chip_h5": Layout("x_{g}", "y_{g}", "bound", task="binary"),
+    "eclip_h5": Layout("X_{g}", "Y_{g}", "bound", extra_channels=True, task="binary"),
+    # INSERT-seq: only the first y column is the elongation readout (paper.md §1.1); the study always
+    # trained on log(y + 1), so the sheet's log1p defaults to true for this format (see sheet.py).
     "insert_h5": Layout("X_{g}", "Y_{g}", "elongation", transform=lambda y: _as_2d(y)[:, :1]),
     # Splicing: y (N, 56, 2); [..., 0] is the tissue-specific delta logit, NaN where unobserved, and
     # [..., 1] the mean logit it is relative to (kept as target offsets: diff_KL and the test filter need it).
@@ -82,6 +85,19 @@ def decode_checked(x: np.ndarray) -> tuple[list[str], int | None]:
     return [blob[i * L:(i + 1) * L] for i in range(k)], None
 
 
+def _check_strings(path: Path, sk: str, xk: str, a: int, raw, seqs: list[str]) -> None:
+    """Refuse a file whose sequence strings (lentiMPRA ``seq_*``) disagree with its one-hot arrays."""
+    for i, (r, s) in enumerate(zip(raw, seqs)):
+        text = (r.decode("ascii", "replace") if isinstance(r, bytes) else str(r)).strip().upper()
+        if text != s:
+            pos = next((p for p, (u, v) in enumerate(zip(text, s)) if u != v), min(len(text), len(s)))
+            what = (f"length {len(text)} vs {len(s)}" if pos == min(len(text), len(s))
+                    else f"position {pos + 1}: {text[pos]!r} vs {s[pos]!r}")
+            raise UserError(f"{sk}[{a + i}] disagrees with the one-hot {xk}[{a + i}] ({what})", path=path,
+                            where=f"{xk}[{a + i}]", hint=f"glmprobe reads the one-hot arrays; the file is inconsistent, "
+                            "so re-create it (or delete its seq_* keys if you trust the one-hot arrays).")
+
+
 class Hdf5Reader(Reader):
     def __init__(self, row, chunk_size: int = 16384):
         super().__init__(row, min(chunk_size, 16384))
@@ -101,12 +117,21 @@ class Hdf5Reader(Reader):
         self.natural_split = "folds" if self.layout.folds else "column"
         self.segments = list(self.layout.segments) if self.layout.segments else None
         self.has_offsets = self.layout.offsets is not None
+        lay_task = self.layout.task
+        if lay_task == "binary" and len(self.target_names) > 1:
+            lay_task = "multilabel"
+        if row.task and row.task != lay_task:
+            raise row.error(f"task {row.task} contradicts format {row.format}, whose task is {lay_task} "
+                            "(the study's layout)", "task", "Leave 'task' empty for the study's HDF5 layouts, or "
+                            "convert the data to a table (format=table) to choose another task.")
+        self.task = lay_task
+        self.task_reason = f"format {row.format} is the study's {lay_task} layout"
 
     def sources(self) -> dict[str, Path]:
         return {"data": self.path}
 
     def _check_keys(self, h5) -> list[tuple]:
-        lay, out, T = self.layout, [], None
+        lay, out, T, first = self.layout, [], None, None
         keys = sorted(h5.keys())
         for g in lay.groups:
             xk, yk = lay.x.format(g=g), lay.y.format(g=g)
@@ -136,7 +161,21 @@ class Hdf5Reader(Reader):
             if lay.segments and (x.shape[3 - short] != sum(lay.segments)):
                 raise UserError(f"{xk!r} has length {x.shape[3 - short]}; format {self.row.format} expects "
                                 f"{sum(lay.segments)} ({' + '.join(map(str, lay.segments))})", path=self.path)
-            out.append((g, xk, yk, short, len(x)))
+            L = x.shape[3 - short]
+            if first is not None and L != first[1]:
+                # a model needs one input length; mixed splits mean the file was assembled wrongly
+                raise UserError(f"{xk!r} holds sequences of length {L} but {first[0]!r} holds length {first[1]}",
+                                path=self.path, hint="Every split must have the same sequence length; "
+                                "re-export the file with one length (pad or trim the odd split).")
+            first = first or (xk, L)
+            sk = lay.seq.format(g=g) if lay.seq else None
+            if sk is not None and sk in h5:
+                if h5[sk].shape[:1] != (len(x),):
+                    raise UserError(f"{sk!r} has shape {h5[sk].shape} but {xk!r} has {len(x)} rows", path=self.path,
+                                    hint=f"{sk} must hold one sequence string per row of {xk}.")
+            else:
+                sk = None
+            out.append((g, xk, yk, short, len(x), sk))
         names = self.row.target_cols
         if names and len(names) != T:
             raise self.row.error(f"{len(names)} target name(s) given but the file has {T} target(s)", "target_cols")
@@ -150,7 +189,7 @@ class Hdf5Reader(Reader):
 
         lay = self.layout
         with h5py.File(self.path, "r") as h5:
-            for g, xk, yk, short, n in self.groups:
+            for g, xk, yk, short, n, sk in self.groups:
                 X, Y = h5[xk], h5[yk]
                 width = len(str(n - 1))
                 prefix = f"fold{g}" if lay.folds else str(g)
@@ -163,6 +202,8 @@ class Hdf5Reader(Reader):
                     if bad is not None:
                         raise UserError("not one-hot: a position has values other than a single 1", path=self.path,
                                         where=locate(bad), hint="x must hold 0/1 one-hot bases (all-zero = N).")
+                    if sk is not None:
+                        _check_strings(self.path, sk, xk, a, h5[sk][a:b], seqs)
                     raw = np.asarray(Y[a:b], dtype=np.float64)
                     y = lay.transform(raw)
                     k = b - a
