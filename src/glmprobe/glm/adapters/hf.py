@@ -18,6 +18,7 @@ docs/adding_a_model.md).
 from __future__ import annotations
 
 import inspect
+import json
 import logging
 import os
 import re
@@ -92,6 +93,8 @@ class HFAdapter(Adapter):
                 raise UserError(f"not a model folder (no config.json) for model '{self.spec.id}'", path=path,
                                 hint="Point source= at a folder written by save_pretrained, or at a hub id "
                                      "like org/name")
+            if not self.spec.trust_remote_code:
+                _refuse_custom_code(path, self.spec.id)
             return path.resolve()
         if raw.startswith((".", "/", "~")) or not _HUB_ID.match(raw):
             raise UserError(f"model folder not found for model '{self.spec.id}'", path=raw,
@@ -531,3 +534,17 @@ def _transformers_version() -> str:
     import transformers
 
     return transformers.__version__
+
+
+def _refuse_custom_code(folder: Path, model_id: str) -> None:
+    """A local folder whose config names its own classes (``auto_map``) runs code: refuse before loading."""
+    for name in ("config.json", "tokenizer_config.json"):
+        try:
+            mapped = json.loads((folder / name).read_text()).get("auto_map")
+        except (OSError, ValueError, AttributeError):
+            continue
+        if mapped:
+            raise UserError(f"model '{model_id}' carries custom code ({name} 'auto_map': "
+                            f"{', '.join(sorted(mapped))}) and its models-sheet row does not set trust_remote_code=true",
+                            path=folder / name, hint="Nothing was loaded or run. Read the folder's .py files; if you "
+                            "trust them, set trust_remote_code=true in that row.")
