@@ -15,12 +15,13 @@ process GLMPROBE_BASELINE {
 
     script:
     def args = task.ext.args ?: ''
+    // --outdir is the results root: glmprobe baseline writes baselines/<dataset>/<arch>/ under it.
     """
     export GLMPROBE_PIPELINE_VERSION=${workflow.manifest.version}
     glmprobe baseline \\
         --dataset ${dataset} \\
         --arch ${arch} \\
-        --outdir baselines/${meta.id}/${arch} \\
+        --outdir . \\
         --quiet \\
         ${args}
     """
