@@ -1,0 +1,129 @@
+"""`glmprobe attribute` end to end on the small synthetic ChIP set, and every bad input -> one line, exit 2."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from glmprobe.cli import main
+
+
+def _run(args, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(args)
+    captured = capsys.readouterr()
+    return exc.value.code, captured.err
+
+
+def test_attribute_writes_maps_scores_logos_and_a_record(chip_baseline, prepared_synth, synth_dir, tmp_path, capsys):
+    out = tmp_path / "attr"
+    args = ["attribute", "--model", str(chip_baseline), "--dataset", str(prepared_synth["synth_chip"]),
+            "--outdir", str(out), "--method", "gxi", "--method", "deeplift", "-k", "8", "--n-shuffles", "2",
+            "--sites", str(synth_dir / "motif_sites.tsv"), "--motifs", str(synth_dir / "motifs.meme"),
+            "--no-modisco", "--gia-motif", "CCGCGAGGGGGCAG", "--gia-n", "20", "--logos", "1", "--quiet"]
+    main(args)
+    rec = json.loads((out / "record.json").read_text())
+    assert rec["step"] == "attribute" and rec["tags"]["target"] == "CTCF"
+    for m in ("gxi", "deeplift"):
+        assert (out / f"maps_{m}.h5").exists() and (out / "logos" / f"top1_{m}.png").exists()
+        assert (out / "logos" / f"top1_{m}.svg").exists()
+        assert 0 <= rec["metrics"][f"gt_auroc/{m}"] <= 1
+    assert rec["metrics"]["convergence_delta_max/deeplift"] < 1e-2
+    gt = pd.read_csv(out / "ground_truth.csv")
+    assert {"strong"} <= set(gt["class"]) and {"auroc_lo", "auroc_hi"} <= set(gt.columns)
+    agree = pd.read_csv(out / "agreement.csv")
+    assert list(agree[["method_a", "method_b"]].iloc[0]) == ["gxi", "deeplift"]
+    sel = pd.read_csv(out / "selection.csv")
+    assert len(sel) == 8 and sel["prediction"].is_monotonic_decreasing
+    assert pd.read_csv(out / "gia.csv")["n"].iloc[0] == 20
+    before = (out / "record.json").stat().st_mtime_ns
+    main(args)   # same inputs and options: up to date, nothing redone
+    assert (out / "record.json").stat().st_mtime_ns == before
+    capsys.readouterr()
+
+
+@pytest.fixture
+def bad(chip_baseline, prepared_synth, tmp_path):
+    def make(*extra, model=None, dataset="synth_chip"):
+        return ["attribute", "--model", str(model or chip_baseline), "--dataset", str(prepared_synth[dataset]),
+                "--outdir", str(tmp_path / "never"), "--method", "gxi", "-k", "4", "--quiet", *extra]
+    return make
+
+
+def _fake_record(folder, step, **fields):
+    folder.mkdir(parents=True)
+    (folder / "record.json").write_text(json.dumps({"step": step, "tags": {}, "params": {}, "artifacts": {},
+                                                    **fields}))
+    return folder
+
+
+@pytest.mark.parametrize("case, message", [
+    ("empty_folder", "not a trained model folder"),
+    ("untrained", "no trained weights"),
+    ("other_dataset", "trained on another dataset"),
+    ("unknown_ids", "'nope_1' is not in the dataset"),
+    ("tokenizer_deeplift", "gradient methods cannot pass through a tokenizer"),
+    ("unknown_target", "target 'GATA9' is not one of"),
+    ("bad_gia_motif", "GIA motif"),
+])
+def test_bad_input_is_one_line_exit_2_and_nothing_written(case, message, bad, tmp_path, capsys):
+    args = {
+        "empty_folder": lambda: bad(model=(tmp_path / "empty").mkdir() or tmp_path / "empty"),
+        "untrained": lambda: bad(model=_fake_record(tmp_path / "m", "baseline")),
+        "other_dataset": lambda: bad(dataset="synth_mpra"),
+        "unknown_ids": lambda: bad("--select", "ids", "--ids", str(_ids(tmp_path))),
+        "tokenizer_deeplift": lambda: [*bad(model=_fake_record(tmp_path / "p", "probe")), "--method", "deeplift"],
+        "unknown_target": lambda: bad("--target", "GATA9"),
+        "bad_gia_motif": lambda: bad("--gia-motif", "GATNNG"),
+    }[case]()
+    code, err = _run(args, capsys)
+    assert code == 2 and message in err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert not (tmp_path / "never").exists()
+    assert not list(tmp_path.glob(".never.*"))
+
+
+def _ids(tmp_path):
+    path = tmp_path / "ids.txt"
+    path.write_text("chip_000001\nnope_1\n")
+    return path
+
+
+def test_sequences_of_the_wrong_length_are_refused():
+    from glmprobe.attribution.loader import Trained, check_lengths
+    from glmprobe.errors import UserError
+
+    trained = Trained("onehot", None, {}, "cnn", 200, "")
+    check_lengths(trained, ["A" * 200], ["ok"])
+    with pytest.raises(UserError, match="record 'short' is 150 nt but the model takes 200 nt"):
+        check_lengths(trained, ["A" * 200, "C" * 150], ["ok", "short"])
+
+
+@pytest.mark.slow
+def test_modisco_and_tomtom_recover_a_planted_motif_from_ideal_contributions():
+    """Glue check: contributions that are exactly the planted CTCF sites give a CTCF pattern at q < 0.05."""
+    from glmprobe.attribution.motifs import name_patterns, read_meme, recovered, run_modisco
+    from glmprobe.data import motifs as jaspar
+    from glmprobe.data.onehot import encode
+
+    rng = np.random.default_rng(0)
+    ctcf = jaspar.fetch_motif("MA0139.2")
+    sites = jaspar.sample_sites(ctcf.ppm(), 400, rng)
+    seqs, hyp_mask = [], np.zeros((400, 4, 120), np.float32)
+    for i, site in enumerate(sites):
+        s = list(rng.choice(list("ACGT"), 120))
+        a = int(rng.integers(10, 120 - 30))
+        s[a:a + len(site)] = ["ACGT"[c] for c in site]
+        seqs.append("".join(s))
+        hyp_mask[i, :, a:a + len(site)] = 1.0
+    X = encode(seqs)
+    hyp = X * hyp_mask + rng.normal(0, 0.01, X.shape).astype(np.float32)
+    import tempfile
+    from pathlib import Path
+    with tempfile.TemporaryDirectory() as d:
+        meme = jaspar.write_meme(Path(d) / "m.meme", jaspar.fetch_motifs(["MA0139.2", "MA0079.5", "MA0035.5"]))
+        table = name_patterns(run_modisco(X, hyp, max_seqlets=1000), read_meme(meme))
+    assert "MA0139.2" in recovered(table)
