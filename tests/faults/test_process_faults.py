@@ -48,3 +48,32 @@ def test_custom_code_without_trust_is_refused_before_it_runs(tmp_path):
     assert "\n" not in err and err.startswith("glmprobe: error:") and "config.json" in err
     assert "model 'm' carries custom code" in err and "trust_remote_code=true" in err
     assert not sentinel.exists() and not out.exists()
+
+
+def _hold_lock(folder: Path) -> subprocess.Popen:
+    """Another process holding the output folder's lock (as a running `glmprobe embed/run` does)."""
+    code = ("import sys, time\nfrom glmprobe.lock import hold\n"
+            f"with hold({str(folder)!r}, 'glmprobe embed'):\n    print('held', flush=True)\n    time.sleep(120)\n")
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().strip() == "held"
+    return proc
+
+
+def test_second_embed_on_the_same_store_refuses_and_the_lock_dies_with_its_holder(tmp_path):
+    sheet = tmp_path / "models.csv"
+    sheet.write_text("id,source,family,layers\noh,onehot,onehot,last\n")
+    data, out = toy_dataset(tmp_path / "d.h5"), tmp_path / "emb" / "oh"
+    args = ("embed", "--dataset", data, "--models", sheet, "--model", "oh", "--outdir", out, "--quiet")
+    holder = _hold_lock(out)
+    try:
+        proc = glmprobe(*args)
+    finally:
+        holder.kill()
+        holder.wait()
+    assert proc.returncode == 2, proc.stderr
+    err = proc.stderr.strip()
+    assert "\n" not in err and str(out) in err and "another glmprobe process is writing this folder" in err
+    assert not out.exists() and sorted(p.name for p in out.parent.iterdir()) == [".oh.lock"]
+    ok = glmprobe(*args)                                   # the killed holder left no stale lock
+    assert ok.returncode == 0, ok.stderr
+    assert (out / "record.json").exists()

@@ -29,6 +29,7 @@ from glmprobe.glm.embed import (CHUNK_ROWS, EmbedJob, check_resume, close_store,
                                 open_job, open_store, work_dir)
 from glmprobe.glm.extract import Extractor
 from glmprobe.glm.store import MANIFEST_NAME, STORE_NAME, merge_stores, write_json
+from glmprobe.lock import locks_outdir
 from glmprobe.record import read_record
 from glmprobe.steps.skeleton import Task, key_of
 
@@ -275,6 +276,7 @@ def _overrides(layers: str | None, pooling: str | None, window: str | None) -> d
               help="Rows written per chunk (the resume granularity).")
 @click.option("--force", is_flag=True, help="Recompute even if an up-to-date store exists; discard partial runs.")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
+@locks_outdir("glmprobe embed")   # a second embed on the same store refuses (glmprobe.lock)
 def embed_command(dataset, models, model_id, source, family, layers, pooling, window, outdir, shard, gather_dirs,
                   device, batch_size, chunk_rows, force, quiet):
     """Embed DATASET with one model: every requested layer from a single forward pass."""
