@@ -21,7 +21,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "synth": ("glmprobe.data.synth:synth_command", "Write the synthetic benchmark with planted JASPAR motifs."),
     "prepare": ("glmprobe.steps.prepare:prepare_command", "Read datasets-sheet rows into canonical dataset.h5 files."),
     "embed": ("glmprobe.steps.embed:embed_command", "Embed a dataset with a gLM: several layers from one pass."),
-    "pretrain": ("glmprobe.glm.pretrain:pretrain_command", "Pre-train a small masked-LM gLM (offline demo model)."),
+    "pretrain": ("glmprobe.steps.pretrain:pretrain_command", "Pre-train a small masked-LM gLM (offline demo model)."),
     "probe": ("glmprobe.steps.probe:probe_command", "Fit Optuna-tuned probe heads on stored embeddings."),
     "baseline": ("glmprobe.steps.baseline:baseline_command", "Train Optuna-tuned one-hot models from scratch."),
     "attribute": ("glmprobe.steps.attribute:attribute_command",

@@ -117,12 +117,10 @@ def known_layers(spec: ModelSpec, params: Params) -> list[int] | None:
 
 def pretrain_args(params: Params) -> dict:
     """Arguments of ``pretrain_step`` for the demo model: its defaults, ``pretrain_steps`` if set."""
-    import inspect
+    from glmprobe.glm.pretrain import PretrainOptions
 
-    from glmprobe.glm.pretrain import pretrain_step
-
-    sig = inspect.signature(pretrain_step).parameters
-    args = {k: sig[k].default for k in ("tokens", "layers", "hidden", "heads", "steps")}
+    defaults = PretrainOptions()
+    args = {k: getattr(defaults, k) for k in ("tokens", "layers", "hidden", "heads", "steps")}
     if params.get("pretrain_steps"):
         args["steps"] = int(params["pretrain_steps"])
     args["seed"] = int(params.get("seed", 0))

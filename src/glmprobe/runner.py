@@ -84,7 +84,7 @@ def _prepare(ctx: Context, task: Task) -> None:
 
 
 def _pretrain(ctx: Context, task: Task) -> None:
-    from glmprobe.glm.pretrain import pretrain_step
+    from glmprobe.steps.pretrain import pretrain_step
 
     args = {k: v for k, v in task.args.items() if k != "model"}
     pretrain_step(ctx.outdir / task.inputs["sequences"], ctx.outdir / task.outdir, force=ctx.force, **args)

@@ -10,7 +10,7 @@ import torch
 
 from glmprobe.data.dataset import Dataset, write_dataset
 from glmprobe.errors import UserError
-from glmprobe.glm.pretrain import pretrain_step
+from glmprobe.steps.pretrain import pretrain_step
 from glmprobe.record import read_record
 
 

@@ -28,7 +28,6 @@ The same seed gives byte-identical files; the JASPAR release is pinned.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import sys
@@ -41,10 +40,9 @@ from scipy.stats import pearsonr
 from sklearn.metrics import roc_auc_score
 from tqdm.auto import tqdm
 
-from glmprobe.atomic import atomic_dir
 from glmprobe.data import motifs as jaspar
 from glmprobe.errors import UserError
-from glmprobe.record import make_record, now, read_record, software_versions, write_record
+from glmprobe.record import read_record, software_versions
 
 GENERATOR_VERSION = 1
 SPLIT_FRACTIONS = (0.8, 0.1, 0.1)  # train, valid, test
@@ -423,10 +421,9 @@ _DESCRIPTIONS = {
 }
 
 
-def _cache_key(seed: int, small: bool) -> str:
-    spec = {"generator_version": GENERATOR_VERSION, "seed": seed, "small": small,
+def _cache_blob(seed: int, small: bool) -> dict:
+    return {"generator_version": GENERATOR_VERSION, "seed": seed, "small": small,
             "jaspar_release": jaspar.JASPAR_RELEASE}
-    return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()
 
 
 def _check_outdir(outdir: Path) -> None:
@@ -453,13 +450,20 @@ def make_synth(outdir: str | os.PathLike, seed: int = 0, small: bool = False, *,
 
     Skipped when ``outdir/record.json`` already has the same cache key (unless ``force``).
     """
+    from glmprobe.steps.skeleton import Task, key_of
+
     outdir = Path(outdir)
-    sheet, key = outdir / "datasets.csv", _cache_key(seed, small)
+    sheet = outdir / "datasets.csv"
     _check_outdir(outdir)
-    if not force and sheet.exists() and (outdir / "record.json").exists():
-        if read_record(outdir).get("cache_key") == key and all((outdir / f).exists() for f in FILES + VARIANT_FILES):
-            return sheet
-    started = now()
+    task = Task("synth", "synth", outdir, cache_key=key_of(_cache_blob(seed, small), versioned=False),
+                outputs=("datasets.csv", *FILES, *VARIANT_FILES),
+                params={"seed": seed, "small": bool(small), "jaspar_release": jaspar.JASPAR_RELEASE,
+                        "generator_version": GENERATOR_VERSION},
+                versions=software_versions(("pyjaspar",)),
+                artifacts={**{f.split(".")[0]: f for f in FILES}, "variants": "variants.tsv",
+                           "variants_genome": "variants_genome.fa"})
+    if task.up_to_date(force):
+        return sheet
     # Independent streams per dataset, so one task's size never changes the other's data.
     root = np.random.SeedSequence(seed)
     rng_mpra, rng_chip = (np.random.default_rng(s) for s in root.spawn(2))
@@ -479,7 +483,7 @@ def make_synth(outdir: str | os.PathLike, seed: int = 0, small: bool = False, *,
             "task": t.task, "file": "mpra.tsv" if t.name == "synth_mpra" else "chip.tsv",
             "targets": list(t.targets), "n": {s: int((t.split == s).sum()) for s in ("train", "valid", "test")},
             "params": t.params, "oracle": _oracle(t)}
-    with atomic_dir(outdir) as tmp:
+    with task.writing() as tmp:
         _write_table(tmp / "mpra.tsv", tasks[0])
         _write_table(tmp / "chip.tsv", tasks[1])
         sheet_lines = ["id,format,path,task,split,target_cols,description"]
@@ -498,14 +502,7 @@ def make_synth(outdir: str | os.PathLike, seed: int = 0, small: bool = False, *,
         (tmp / "truth.json").write_text(json.dumps(truth, indent=2, sort_keys=True) + "\n")
         (tmp / "variants.tsv").write_text("\n".join(variant_lines) + "\n")
         _write_genome(tmp / "variants_genome.fa", variant_genome)
-        record = make_record(
-            "synth", "synth", cache_key=key, started=started,
-            params={"seed": seed, "small": bool(small), "jaspar_release": jaspar.JASPAR_RELEASE,
-                    "generator_version": GENERATOR_VERSION},
-            n={t.name: len(t.ids) for t in tasks}, versions=software_versions(("pyjaspar",)),
-            artifacts={**{f.split(".")[0]: f for f in FILES}, "variants": "variants.tsv",
-                       "variants_genome": "variants_genome.fa"})
-        write_record(tmp, record)
+        task.record["n"] = {t.name: len(t.ids) for t in tasks}
         _readable(tmp)
     return sheet
 

@@ -125,6 +125,7 @@ class Task:
         self.folder.parent.mkdir(parents=True, exist_ok=True)
         if work is None:
             tmp = Path(tempfile.mkdtemp(prefix=f".{self.folder.name}.", suffix=".tmp", dir=self.folder.parent))
+            tmp.chmod(0o755)   # mkdtemp is private; outputs are read by other users (pipeline containers)
         else:
             tmp = Path(work)
             tmp.mkdir(parents=True, exist_ok=True)
@@ -140,4 +141,6 @@ class Task:
         """Stamp the timing into the record and write it into ``folder`` (the last write)."""
         self.record["finished"] = now()
         self.record["duration_s"] = time.perf_counter() - self._t0
-        return write_record(folder, self.record)
+        path = write_record(folder, self.record)
+        path.chmod(0o644)   # written through a private temporary file
+        return path
