@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from glmprobe.data.dataset import Dataset, write_dataset
 
@@ -77,3 +78,47 @@ def test_second_embed_on_the_same_store_refuses_and_the_lock_dies_with_its_holde
     ok = glmprobe(*args)                                   # the killed holder left no stale lock
     assert ok.returncode == 0, ok.stderr
     assert (out / "record.json").exists()
+
+
+REDUCED_RUN = """\
+synth: true
+synth_small: true
+datasets: synth_chip
+models: models.csv
+heads: linear
+baselines: cnn
+trials: 1
+replicates: 1
+max_epochs: 1
+pruner: none
+device: cpu
+tracking_uri: http://127.0.0.1:{port}
+"""
+
+
+@pytest.mark.slow
+def test_run_with_mlflow_down_keeps_every_record_and_track_logs_them_once(tmp_path):
+    import socket
+
+    from mlflow import MlflowClient
+
+    with socket.socket() as s:                             # a port with nothing listening
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    (tmp_path / "models.csv").write_text("id,source,family,layers,pooling\nonehot,onehot,onehot,all,mean\n")
+    (tmp_path / "reduced.yaml").write_text(REDUCED_RUN.format(port=port))
+    out = tmp_path / "results"
+    run = glmprobe("run", tmp_path / "reduced.yaml", "--outdir", out, "--quiet", timeout=900)
+    assert run.returncode == 1, run.stdout + run.stderr       # the run says tracking failed ...
+    assert "unreachable" in run.stdout + run.stderr and "glmprobe track" in run.stdout + run.stderr
+    records = [p for p in out.rglob("record.json") if "synth" not in p.relative_to(out).parts]
+    assert len(records) >= 4 and (out / "report" / "results.csv").is_file()   # ... but every result is on disk
+    uri = f"sqlite:///{out.resolve()}/mlflow.db"
+    first = glmprobe("track", out, "--tracking-uri", uri, "--quiet")
+    assert first.returncode == 0, first.stderr
+    again = glmprobe("track", out, "--tracking-uri", uri, "--quiet")           # a replay changes nothing
+    assert again.returncode == 0 and "MLflow: 0 new, 0 updated" in again.stdout, again.stdout
+    client = MlflowClient(tracking_uri=uri)
+    runs = client.search_runs([e.experiment_id for e in client.search_experiments()], max_results=10000)
+    keys = [r.data.tags.get("glmprobe.key") for r in runs if r.data.tags.get("glmprobe.kind") == "task"]
+    assert len(keys) == len(set(keys)) and len(keys) >= len(records) - 1, (len(keys), len(records))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 
 from glmprobe.data.onehot import encode
@@ -70,3 +71,31 @@ def test_segment_rows_give_one_embedding_per_segment():
     pooled = SegmentRows(store[:, 0], np.array([1]), 2, Reader, flat=True)
     np.testing.assert_array_equal(pooled[:][0], np.concatenate([store[2, 0], store[3, 0]]))
     assert list(segment_ids(["a", "b"], 2)) == ["a#seg0", "a#seg1", "b#seg0", "b#seg1"]
+
+
+def test_single_sequence_heads_and_archs_are_refused_on_segments():
+    from glmprobe.errors import UserError
+    from glmprobe.heads.segmented import check_arch, check_head
+
+    for head in ("linear", "mlp", "two_tower"):
+        check_head(head, [400, 400])
+    for bad in ("token_cnn", "chip_cnn"):
+        with pytest.raises(UserError, match="reads one sequence.*two_tower"):
+            check_head(bad, [400, 400])
+    with pytest.raises(UserError, match="needs a segmented dataset"):
+        check_head("two_tower", None)
+    check_arch("mtsplice", [400, 400])
+    with pytest.raises(UserError, match="--arch mtsplice"):
+        check_arch("resnet", [400, 400])
+    with pytest.raises(UserError, match="needs a segmented dataset"):
+        check_arch("mtsplice", None)
+
+
+def test_baseline_cli_refuses_a_single_sequence_arch_on_splicing(splicing_dataset, tmp_path, capsys):
+    from glmprobe.cli import main
+
+    dataset, _ = splicing_dataset
+    with pytest.raises(SystemExit) as exc:
+        main(["baseline", "--dataset", str(dataset), "--arch", "cnn", "--outdir", str(tmp_path / "r"), "--quiet"])
+    assert exc.value.code == 2 and "--arch mtsplice" in capsys.readouterr().err
+    assert not (tmp_path / "r" / "baselines").exists()

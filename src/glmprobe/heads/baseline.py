@@ -19,6 +19,7 @@ ARCHS: dict[str, tuple[str, dict, str]] = {
     "deepstarr": ("glmprobe.heads.deepstarr", {}, "STUDY"),
     "cnn": ("glmprobe.heads.rep_cnn", {}, "STUDY_ONEHOT"),       # study rep_cnn, reduce_dim 196
     "chip_cnn": ("glmprobe.heads.chip_cnn", {"reduce": False}, "STUDY_ONEHOT"),  # no 1x1 prefix on one-hot
+    "mtsplice": ("glmprobe.heads.two_tower", {"reduce": False}, "STUDY_ONEHOT"),  # segmented (splicing) only
 }
 
 

@@ -49,6 +49,8 @@ HEADS: dict[str, HeadSpec] = {
     "token_cnn": HeadSpec("token_cnn", "glmprobe.heads.rep_cnn", TOKENS),
     # bug §8.3: the 1x1 reduction prefix on EVERY embedding input, not only NT's
     "chip_cnn": HeadSpec("chip_cnn", "glmprobe.heads.chip_cnn", TOKENS, {"reduce": True}),
+    # segmented datasets (splicing): one tower per segment's tokens, the study's mtsplice_embed_model
+    "two_tower": HeadSpec("two_tower", "glmprobe.heads.two_tower", TOKENS, {"reduce": True}),
 }
 
 

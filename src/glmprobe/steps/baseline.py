@@ -17,9 +17,11 @@ import click
 
 from glmprobe.data.dataset import DatasetFile
 from glmprobe.data.onehot import encode
+from glmprobe.heads import segmented
 from glmprobe.heads.baseline import ARCHS, load_arch
 from glmprobe.steps.skeleton import Task
-from glmprobe.train.data import check_split_sizes, check_targets, split_arrays
+from glmprobe.train.data import check_split_sizes, check_targets
+from glmprobe.train.dataset_rows import dataset_rows
 from glmprobe.train.options import tune_options_from, tuning_options
 from glmprobe.train.tune import TuneOptions, tune_and_replicate, with_study
 
@@ -56,24 +58,31 @@ def baseline_step(dataset: str | os.PathLike, arch: str, outdir: str | os.PathLi
     spec = load_arch(arch)
     with DatasetFile(dataset) as f:
         name, checksum, task_name, names = f.name, f.checksum, f.task, list(f.target_names)
+        segmented.check_arch(arch, f.segments, dataset)
         task = Task("baseline", f"baselines/{name}/{arch}", Path(outdir) / "baselines" / name / arch,
                     cache_blob(checksum, arch, opts),
                     tags={"dataset": name, "arch": arch, "task": task_name, "model": "onehot", "head": arch},
                     inputs={"dataset": {"path": str(dataset), "checksum": checksum}})
         if task.up_to_date(force):
             return task.record_path
+        dr = dataset_rows(f)   # rows per split (splicing: the study's filtered test set), loss, segments
         ds = f.load()
-    length = max(len(s) for s in ds.sequences)
-    data = split_arrays(encode(list(ds.sequences), length), ds.targets, ds.ids, ds.split)
+    if dr.segments:   # one tower per segment: (N, S, 4, L_max), each segment encoded alone
+        X, length = segmented.onehot_inputs(ds.sequences, dr.segments)
+        spec = dataclasses.replace(spec, build_kwargs={**spec.build_kwargs, "segments": len(dr.segments)})
+    else:
+        length = max(len(s) for s in ds.sequences)
+        X = encode(list(ds.sequences), length)
+    data = {s: dr.arrays(s, X[dr.rows[s]]) for s in ("train", "valid", "test")}
     check_split_sizes(data, path=dataset)
     check_targets(data, task_name, names, dataset)
-    run_opts = with_study(opts, spec.study)
+    run_opts = dataclasses.replace(with_study(opts, spec.study), loss=dr.loss)
     result = tune_and_replicate(lambda hp: spec.build(length, len(names), hp), spec.space, data, task_name,
                                 run_opts, target_names=names)
     task.record["params"] = {
         "arch": arch, "input": "onehot", "length": length, "trials": opts.trials, "timeout": opts.timeout,
         "pruner": opts.pruner, "replicates": opts.replicates, "seed": opts.seed, "max_epochs": opts.max_epochs,
-        "device": run_opts.device, "search": "fixed" if run_opts.fixed is not None else "optuna-tpe"}
+        "device": run_opts.device, "search": "fixed" if run_opts.fixed is not None else "optuna-tpe", **dr.params}
     from glmprobe.train.outputs import write_outputs
     with task.writing() as tmp:
         write_outputs(tmp, result, {k: data[k] for k in ("train", "valid", "test")}, task_name, names, task.record)

@@ -30,11 +30,14 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from glmprobe.data.dataset import DatasetFile
+from glmprobe.data.segments import segment_ids
 from glmprobe.errors import UserError
 from glmprobe.glm.store import MANIFEST_NAME, EmbeddingStore, StoreRows, pooled_name, tokens_name
+from glmprobe.heads import segmented
 from glmprobe.heads.registry import HEADS, get_head
 from glmprobe.steps.skeleton import Task
 from glmprobe.train.data import Arrays, check_split_sizes, check_targets
+from glmprobe.train.dataset_rows import DatasetRows, dataset_rows
 from glmprobe.train.options import tune_options_from, tuning_options
 from glmprobe.train.tune import TuneOptions, tune_and_replicate, with_study
 
@@ -53,7 +56,8 @@ def _check_store_matches(ds: DatasetFile, store: EmbeddingStore) -> None:
         raise UserError(f"the store was embedded from another dataset (checksum {store.dataset_checksum[:12]}…, "
                         f"this dataset is {ds.checksum[:12]}…)", path=manifest, where="dataset.checksum",
                         hint=f"Pass the dataset the store was built from, or re-embed {ds.path} with `glmprobe embed`.")
-    if len(store) != len(ds) or not np.array_equal(store.ids, ds.ids):
+    expected = segment_ids(ds.ids, len(ds.segments)) if ds.segments else ds.ids   # one store row per segment
+    if len(store) != len(expected) or not np.array_equal(store.ids, expected):
         raise UserError(f"the store's rows ({len(store)}) do not match the dataset's ids ({len(ds)})",
                         path=manifest, where="ids", hint="Re-embed the dataset with `glmprobe embed` (a merged "
                                                          "shard set may be incomplete).")
@@ -122,42 +126,46 @@ def cache_blob(dataset_checksum: str, store_key: str, layer: int, pooling: str, 
             "head_options": HEADS[head].options, "opts": tuned}
 
 
-def _bootstrap_ci(result, data: dict[str, Arrays], task: str) -> dict:
+def _bootstrap_ci(result, data: dict[str, Arrays], task: str, metric: str | None = None) -> dict:
     """Linear head: one deterministic fit, so the CI comes from resampling the test set."""
     from glmprobe.train.metrics import bootstrap_ci
 
-    metric = HEADLINE[task]
+    metric = metric or HEADLINE[task]
     rep = result.replicates[0]
     lo, hi = bootstrap_ci(data["test"].y, rep.predictions["test"], task, metric, n_boot=N_BOOT, seed=rep.seed)
     return {f"test_{metric}": [lo, hi]}
 
 
-def _fit_one(store: EmbeddingStore, layer: int, pooling: str, head: str, rows: dict[str, np.ndarray],
-             y: dict[str, np.ndarray], ids: dict[str, np.ndarray], task_name: str, names: list[str],
-             opts: TuneOptions, task: Task) -> Path:
+def _fit_one(store: EmbeddingStore, layer: int, pooling: str, head: str, dr: DatasetRows, task_name: str,
+             names: list[str], opts: TuneOptions, task: Task) -> Path:
     """Tune/fit one head on one (layer, pooling) and write its folder through the skeleton."""
     from glmprobe.train.outputs import write_outputs
 
     spec = HEADS[head]
     array = store.tokens(layer) if spec.tokens else store.pooled(layer, pooling)
-    data = {s: Arrays(StoreRows(array, rows[s], channels_first=spec.tokens), y[s], ids[s]) for s in SPLITS}
+    if dr.segments:   # one input per segment: pooled vectors concatenated, or (S, D, T) tokens
+        data = {s: dr.arrays(s, segmented.store_inputs(array, dr.rows[s], dr.segments, spec.tokens, StoreRows))
+                for s in SPLITS}
+    else:
+        data = {s: dr.arrays(s, StoreRows(array, dr.rows[s], channels_first=spec.tokens)) for s in SPLITS}
     try:
         input_shape = data["train"].X.shape[1:]
-        params = {"input_shape": "x".join(map(str, input_shape)), **spec.options}
+        params = {"input_shape": "x".join(map(str, input_shape)), **spec.options, **dr.params}
         if head == "linear":
             from glmprobe.heads import linear
             result = linear.tune(data, task_name, opts, target_names=names)
-            ci = _bootstrap_ci(result, data, task_name)
+            ci = _bootstrap_ci(result, data, task_name, dr.metric)
             params["search"] = ("fixed" if opts.fixed is not None else
                                 "closed-form ridge path" if task_name == "regression" else "warm-started logistic path")
             grid = result.trials["alpha"]
             params["alpha_grid"] = f"{grid.min():g}..{grid.max():g} ({len(grid)} values)"
         else:
             module = spec.load()
-            run_opts = with_study(opts, module.STUDY)
+            run_opts = dataclasses.replace(with_study(opts, module.STUDY), loss=dr.loss)
             params["search"] = "fixed" if run_opts.fixed is not None else "optuna-tpe"
-            result = tune_and_replicate(spec.builder(input_shape, len(names)), module.space, data, task_name,
-                                        run_opts, target_names=names)
+            build = (segmented.build_probe(module, input_shape, len(names), dr.segments, spec.options)
+                     if dr.segments else spec.builder(input_shape, len(names)))
+            result = tune_and_replicate(build, module.space, data, task_name, run_opts, target_names=names)
             ci = {}
     finally:
         for arr in data.values():
@@ -224,12 +232,11 @@ def probe_step(dataset: str | os.PathLike, store: str | os.PathLike, outdir: str
         _check_store_matches(ds, st)
         layer_list = resolve_layers(layers, st.layers, store_dir)
         pairs = plan_pairs(heads, poolings, st.poolings, store_dir)
+        for _, head in pairs:
+            segmented.check_head(head, ds.segments, dataset)
         task_name, names = ds.task, list(ds.target_names)
-        split, targets, all_ids = ds.split, ds.targets, ds.ids
-        rows = {s: np.flatnonzero(split == s) for s in SPLITS}
-        y = {s: targets[rows[s]] for s in SPLITS}
-        ids = {s: all_ids[rows[s]] for s in SPLITS}
-        labels = {s: Arrays(y[s], y[s], ids[s]) for s in SPLITS}   # targets only: checked before any fit
+        dr = dataset_rows(ds)   # rows per split (splicing: the study's filtered test set), loss, segments
+        labels = {s: Arrays(dr.y[s], dr.y[s], dr.ids[s]) for s in SPLITS}   # targets only: checked before any fit
         check_split_sizes(labels, path=dataset)
         check_targets(labels, task_name, names, dataset)
 
@@ -247,7 +254,7 @@ def probe_step(dataset: str | os.PathLike, store: str | os.PathLike, outdir: str
             if task.up_to_date(force):
                 out.append(task.record_path)
                 continue
-            out.append(_fit_one(st, layer, pooling, head, rows, y, ids, task_name, names, opts, task))
+            out.append(_fit_one(st, layer, pooling, head, dr, task_name, names, opts, task))
         bar.close()
     return out
 
@@ -265,7 +272,8 @@ def probe_step(dataset: str | os.PathLike, store: str | os.PathLike, outdir: str
 @click.option("--pooling", "poolings", multiple=True, type=click.Choice(POOLINGS),
               help="Pooling to probe (repeatable). Default: every stored pooling each head can read.")
 @click.option("--head", "heads", multiple=True, type=click.Choice(list(HEADS)), default=("linear",),
-              show_default=True, help="Probe head (repeatable): linear/mlp read cls/mean, token_cnn/chip_cnn tokens.")
+              show_default=True, help="Probe head (repeatable): linear/mlp read cls/mean, token_cnn/chip_cnn tokens; "
+                                      "on a segmented dataset (splicing) two_tower reads each half's tokens.")
 @click.option("--force", is_flag=True, help="Refit even if an up-to-date record.json exists.")
 @tuning_options
 def probe_command(dataset: Path, store: Path, outdir: Path, layers: tuple[str, ...], poolings: tuple[str, ...],
