@@ -22,10 +22,9 @@ import click
 
 from glmprobe.errors import UserError
 from glmprobe.glm.adapter import ModelSpec
+from glmprobe.heads.registry import fits
 from glmprobe.params import Params, load_params
 
-POOLED_HEADS = {"linear", "mlp"}            # need cls/mean pooling
-TOKEN_HEADS = {"token_cnn", "chip_cnn"}     # need per-token embeddings
 PRETRAINED_ID = "pretrained"                # the schema's id for the `pretrain: true` model
 PRETRAINED_RANDOM_ID = "pretrained-random"  # its random-init control (same architecture, weights re-drawn)
 
@@ -171,7 +170,7 @@ def build_plan(params: Params) -> list[Task]:
             for layer in (layers if layers is not None else ["*"]):
                 for pooling in spec.pooling:
                     for head in heads:
-                        if (head in POOLED_HEADS) != (pooling in ("cls", "mean")):
+                        if not fits(head, pooling):   # the head registry says what each head reads
                             continue
                         folder = f"probes/{ds}/{spec.id}/L{layer}/{pooling}-{head}"
                         tasks.append(Task(
