@@ -8,10 +8,10 @@ import torch
 from torch import nn
 
 from glmprobe.errors import UserError
-from glmprobe.heads import deepstarr, layers, mpraann, resnet
+from glmprobe.heads import deepstarr, dilres, layers, mpraann, resnet
 from glmprobe.heads.baseline import ARCHS, load_arch
 
-OWN = {"resnet": resnet, "mpraann": mpraann, "deepstarr": deepstarr}
+OWN = {"resnet": resnet, "mpraann": mpraann, "deepstarr": deepstarr, "dilres": dilres}
 
 
 @pytest.mark.parametrize("name", sorted(OWN))
@@ -66,7 +66,7 @@ def test_dropout_scale_multiplies_rates():
     assert rates == pytest.approx([0.05, 0.1, 0.25])
 
 
-@pytest.mark.parametrize("name,short", [("resnet", 49), ("mpraann", 18), ("deepstarr", 15)])
+@pytest.mark.parametrize("name,short", [("resnet", 49), ("mpraann", 18), ("deepstarr", 15), ("dilres", 31)])
 def test_too_short_sequences_are_a_user_error(name, short):
     with pytest.raises(UserError, match=f"too short for '{name}'"):
         OWN[name].build(4, short, 1, {})
@@ -84,7 +84,8 @@ def test_own_archs_search_the_shared_space_and_study_is_inside_it():
 
 
 def test_registry_covers_every_contract_arch_and_rejects_unknown():
-    assert set(ARCHS) == {"resnet", "mpraann", "cnn", "chip_cnn", "deepstarr"}
+    assert set(ARCHS) == {"resnet", "mpraann", "cnn", "chip_cnn", "deepstarr", "mtsplice", "dilres",
+                          "kmer", "mononuc", "dinuc", "dinuc_mlp"}
     with pytest.raises(UserError, match="unknown arch 'vgg'"):
         load_arch("vgg")
 
@@ -94,3 +95,13 @@ def test_missing_arch_module_fails_clearly(monkeypatch):
     monkeypatch.setitem(b.ARCHS, "ghost", ("glmprobe.heads.no_such_module", {}, "STUDY"))
     with pytest.raises(UserError, match="needs module glmprobe.heads.no_such_module"):
         load_arch("ghost")
+
+
+def test_cnn_and_chip_cnn_baselines_search_rc_and_take_the_tasks_study_loop():
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+    for name in ("cnn", "chip_cnn", "resnet", "dilres"):
+        assert "rc" in load_arch(name).space(study.ask())
+    # binary tasks: the study's one-hot ChIP/eCLIP loop (batch 256), regression: lentiMPRA's (batch 128)
+    assert load_arch("resnet").study_for("binary")["batch_size"] == 256
+    assert load_arch("resnet").study_for("regression")["batch_size"] == 128
+    assert load_arch("cnn").study_for("regression")["reduce_dim"] == 196

@@ -129,3 +129,29 @@ def test_cli_missing_dataset_and_bad_arch(tmp_path, capsys):
     assert code == 2 and "dataset file not found" in cap.err
     code, cap = run_cli(["baseline", "--dataset", str(tmp_path / "nope.h5"), "--arch", "vgg"], capsys)
     assert code == 2 and "vgg" in cap.err
+
+
+@pytest.mark.parametrize("arch", ["kmer", "dinuc", "mononuc"])
+def test_simple_controls_are_baselines_with_records(tmp_path, arch):
+    ds = make(tmp_path / "toy.h5", targets=("a",))
+    rec = read_record(baseline_step(ds, arch, tmp_path / "res", TuneOptions(replicates=1)))
+    assert rec["tags"]["arch"] == arch and rec["params"]["search"] == "closed-form path over k and penalty"
+    assert rec["params"]["k"] == {"kmer": rec["params"]["k"], "dinuc": 2, "mononuc": 1}[arch]
+    assert 0 < rec["metrics"]["test_pearson"] <= 1
+    pred = pd.read_csv(tmp_path / "res" / "baselines" / "toy" / arch / "predictions.csv")
+    assert set(pred.split) == {"valid", "test"}
+
+
+def test_kmer_search_finds_the_planted_motif_length(tmp_path):
+    ds = make(tmp_path / "toy.h5", n=400, targets=("a",))
+    rec = read_record(baseline_step(ds, "kmer", tmp_path / "res", TuneOptions(replicates=1)))
+    assert rec["params"]["k"] >= 3 and rec["metrics"]["test_pearson"] > 0.7
+
+
+def test_dilres_and_dinuc_mlp_train_through_the_step(tmp_path):
+    ds = make(tmp_path / "toy.h5", task="binary")
+    for arch in ("dilres", "dinuc_mlp"):
+        rec = read_record(baseline_step(ds, arch, tmp_path, TuneOptions(fixed="study", replicates=1, max_epochs=2)))
+        assert rec["replicates"][0]["history"] and 0 <= rec["metrics"]["test_auroc"] <= 1
+    trials = pd.read_csv(tmp_path / "baselines" / "toy" / "dilres" / "trials.csv")
+    assert json.loads(trials.params[0])["batch_size"] == 64

@@ -20,6 +20,12 @@ ARCHS: dict[str, tuple[str, dict, str]] = {
     "cnn": ("glmprobe.heads.rep_cnn", {}, "STUDY_ONEHOT"),       # study rep_cnn, reduce_dim 196
     "chip_cnn": ("glmprobe.heads.chip_cnn", {"reduce": False}, "STUDY_ONEHOT"),  # no 1x1 prefix on one-hot
     "mtsplice": ("glmprobe.heads.two_tower", {"reduce": False}, "STUDY_ONEHOT"),  # segmented (splicing) only
+    "dilres": ("glmprobe.heads.dilres", {}, "STUDY"),        # compact CPU baseline (not in the study)
+    # the study's simple controls; "module:object" names an object with tune() (or build/space)
+    "kmer": ("glmprobe.heads.kmer:Kmer", {}, "study"),
+    "mononuc": ("glmprobe.heads.kmer:Mononuc", {}, "study"),
+    "dinuc": ("glmprobe.heads.kmer:Dinuc", {}, "study"),
+    "dinuc_mlp": ("glmprobe.heads.kmer:DinucMLP", {}, "study"),
 }
 
 
@@ -34,17 +40,26 @@ class Arch:
         return self.module.build(4, length, n_targets, hp, **self.build_kwargs)
 
     def space(self, trial) -> dict:
-        return self.module.space(trial)
+        # one-hot input also searches reverse-complement augmentation where the module offers it
+        return getattr(self.module, "space_onehot", self.module.space)(trial)
+
+    def study_for(self, task: str) -> dict:
+        """The study's setting for this arch on ``task`` (trial 0 and ``--fixed study``)."""
+        from glmprobe.train.tune import study_settings
+        return study_settings(self.module, task, "onehot") if hasattr(self.module, "study") else dict(self.study)
 
 
 def load_arch(name: str) -> Arch:
     if name not in ARCHS:
         raise UserError(f"unknown arch {name!r}; use one of {', '.join(sorted(ARCHS))}", where="--arch")
     path, kwargs, study_attr = ARCHS[name]
+    path, _, obj = path.partition(":")
     try:
         module = importlib.import_module(path)
     except ImportError as exc:
         raise UserError(f"arch {name!r} needs module {path}, which is not available ({exc})", where="--arch",
                         hint="Reinstall glmprobe or choose another --arch.") from None
-    study = getattr(module, study_attr, None) or getattr(module, "STUDY")
+    module = getattr(module, obj) if obj else module
+    study = getattr(module, study_attr, None) or getattr(module, "STUDY", None)
+    study = study("regression") if callable(study) else study
     return Arch(name, module, kwargs, dict(study))

@@ -23,7 +23,7 @@ from glmprobe.steps.skeleton import Task
 from glmprobe.train.data import check_split_sizes, check_targets
 from glmprobe.train.dataset_rows import dataset_rows
 from glmprobe.train.options import tune_options_from, tuning_options
-from glmprobe.train.tune import TuneOptions, tune_and_replicate, with_study
+from glmprobe.train.tune import TuneOptions, refit_budget, tune_and_replicate, with_study
 
 
 def cache_blob(checksum: str, arch: str, opts: TuneOptions) -> dict:
@@ -76,13 +76,18 @@ def baseline_step(dataset: str | os.PathLike, arch: str, outdir: str | os.PathLi
     data = {s: dr.arrays(s, X[dr.rows[s]]) for s in ("train", "valid", "test")}
     check_split_sizes(data, path=dataset)
     check_targets(data, task_name, names, dataset)
-    run_opts = dataclasses.replace(with_study(opts, spec.study), loss=dr.loss)
-    result = tune_and_replicate(lambda hp: spec.build(length, len(names), hp), spec.space, data, task_name,
-                                run_opts, target_names=names)
+    run_opts = dataclasses.replace(with_study(opts, spec.study_for(task_name)), loss=dr.loss)
+    if hasattr(spec.module, "tune"):   # closed-form controls (kmer): their own path over k and penalty
+        result = spec.module.tune(data, task_name, run_opts, target_names=names)
+    else:
+        result = tune_and_replicate(lambda hp: spec.build(length, len(names), hp), spec.space, data, task_name,
+                                    run_opts, target_names=names)
     task.record["params"] = {
         "arch": arch, "input": "onehot", "length": length, "trials": opts.trials, "timeout": opts.timeout,
         "pruner": opts.pruner, "replicates": opts.replicates, "seed": opts.seed, "max_epochs": opts.max_epochs,
-        "device": run_opts.device, "search": "fixed" if run_opts.fixed is not None else "optuna-tpe", **dr.params}
+        "refit_timeout": refit_budget(opts), "device": run_opts.device,
+        "search": ("fixed" if run_opts.fixed is not None else "closed-form path over k and penalty"
+                   if hasattr(spec.module, "tune") else "optuna-tpe"), **dr.params}
     from glmprobe.train.outputs import write_outputs
     with task.writing() as tmp:
         write_outputs(tmp, result, {k: data[k] for k in ("train", "valid", "test")}, task_name, names, task.record)

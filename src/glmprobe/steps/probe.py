@@ -39,7 +39,7 @@ from glmprobe.steps.skeleton import Task
 from glmprobe.train.data import Arrays, check_split_sizes, check_targets
 from glmprobe.train.dataset_rows import DatasetRows, dataset_rows
 from glmprobe.train.options import tune_options_from, tuning_options
-from glmprobe.train.tune import TuneOptions, tune_and_replicate, with_study
+from glmprobe.train.tune import TuneOptions, study_settings, tune_and_replicate, with_study
 
 log = logging.getLogger(__name__)
 SPLITS = ("train", "valid", "test")
@@ -161,7 +161,9 @@ def _fit_one(store: EmbeddingStore, layer: int, pooling: str, head: str, dr: Dat
             params["alpha_grid"] = f"{grid.min():g}..{grid.max():g} ({len(grid)} values)"
         else:
             module = spec.load()
-            run_opts = dataclasses.replace(with_study(opts, module.STUDY), loss=dr.loss)
+            # trial 0: the study's setting for this head, task and gLM family (issue 9, defect 8)
+            study = study_settings(module, task_name, task.record["tags"].get("family") or None)
+            run_opts = dataclasses.replace(with_study(opts, study), loss=dr.loss)
             params["search"] = "fixed" if run_opts.fixed is not None else "optuna-tpe"
             build = (segmented.build_probe(module, input_shape, len(names), dr.segments, spec.options)
                      if dr.segments else spec.builder(input_shape, len(names)))
