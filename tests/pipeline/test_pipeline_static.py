@@ -29,7 +29,7 @@ from .nfstatic import (CONFIGS, DYNAMIC, MODULES, NF_FILES, ROOT, block, config_
                        glmprobe_calls, groovy_value, params_used, process_name)
 
 SCHEMA_PATH = ROOT / "nextflow_schema.json"
-GPU_PROCESSES = {"GLMPROBE_EMBED", "GLMPROBE_PROBE", "GLMPROBE_BASELINE", "GLMPROBE_ATTRIBUTE"}
+GPU_PROCESSES = {"GLMPROBE_EMBED", "GLMPROBE_PROBE", "GLMPROBE_BASELINE", "GLMPROBE_ATTRIBUTE", "GLMPROBE_VARIANTS"}
 LABELS = {"process_single", "process_low", "process_medium", "process_high", "process_long",
           "process_high_memory", "process_gpu"}
 
