@@ -7,8 +7,8 @@
 #   containers/build.sh --sif DIR       also write DIR/<image>-V.img for Singularity/Apptainer
 #                                       (use DIR as NXF_SINGULARITY_CACHEDIR / NXF_APPTAINER_CACHEDIR)
 #   containers/build.sh --cpu-only      only glmprobe:V (no gpn image)
-#   containers/build.sh --wheelhouse    fill containers/wheels/ from this host's pip cache first
-#                                       (pip download of the runtime pins), so the build needs no index
+#   containers/build.sh --wheelhouse    pip download the runtime pins into containers/wheels/ first
+#                                       (on this host), so the build installs them with --no-index
 #   ENGINE=podman containers/build.sh   build with podman instead of docker
 #   BASE_IMAGE=glmprobe-base:bookworm   the Debian bookworm base (default debian:bookworm-slim;
 #                                       containers/base.sh makes one locally without a registry)
