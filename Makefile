@@ -36,6 +36,7 @@ browser-deps:  ## headless Chromium for the browser tests (Debian/Ubuntu; skippe
 	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && (apt-get update -qq && apt-get install -y -qq chromium >/dev/null) || echo "chromium not installed: browser tests will be skipped"; }
 
 test: setup browser-deps nextflow  ## install and run the whole test suite (slow tests included, Nextflow engine runs)
+	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/python -m pytest -q
 
 container-test: setup nextflow  ## build the CPU image on a local debootstrap base, run -profile test,docker in it (root; ~see README)

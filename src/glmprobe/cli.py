@@ -47,9 +47,11 @@ class LazyGroup(click.Group):
         try:
             return getattr(importlib.import_module(module), attr)
         except (ImportError, AttributeError) as exc:  # step not available in this install
+            reason = str(exc)   # `exc` is unbound once the except block ends
+
             @click.command(name, help=COMMANDS[name][1])
             def unavailable():
-                raise UserError(f"command '{name}' is not available in this installation ({exc})")
+                raise UserError(f"command '{name}' is not available in this installation ({reason})")
             return unavailable
 
     def format_commands(self, ctx, formatter):

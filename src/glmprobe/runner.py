@@ -16,9 +16,9 @@ import os
 import platform
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import click
 
@@ -176,8 +176,13 @@ def run_pipeline(params_file: str | os.PathLike, outdir: str | os.PathLike | Non
         return summary
 
     ctx.outdir.mkdir(parents=True, exist_ok=True)
-    from glmprobe.tracking.mlflow_writer import (TrackingUnavailable, artifact_root, default_tracking_uri,
-                                                 open_store, pipeline_run)
+    from glmprobe.tracking.mlflow_writer import (
+        TrackingUnavailable,
+        artifact_root,
+        default_tracking_uri,
+        open_store,
+        pipeline_run,
+    )
 
     pipeline_run(ctx.outdir)
     write_pipeline_info(ctx)

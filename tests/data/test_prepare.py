@@ -11,13 +11,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from tests.data.conftest import random_seqs, write_sheet, write_table
 
 from glmprobe.data.dataset import DatasetFile, read_dataset
 from glmprobe.data.leakage import canonical_hashes, check_leakage
-from glmprobe.steps.prepare import prepare_rows
 from glmprobe.data.sheet import read_sheet
 from glmprobe.record import read_record
-from tests.data.conftest import random_seqs, write_sheet, write_table
+from glmprobe.steps.prepare import prepare_rows
 
 GLMPROBE = Path(sys.executable).with_name("glmprobe")
 

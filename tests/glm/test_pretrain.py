@@ -1,17 +1,14 @@
 """`glmprobe pretrain`: train split only, HF round trip, determinism, learning above chance."""
 
-import json
 import subprocess
 import sys
 
 import numpy as np
-import pytest
 import torch
 
 from glmprobe.data.dataset import Dataset, write_dataset
-from glmprobe.errors import UserError
-from glmprobe.steps.pretrain import pretrain_step
 from glmprobe.record import read_record
+from glmprobe.steps.pretrain import pretrain_step
 
 
 def periodic_dataset(path, n=120, length=48, seed=0):

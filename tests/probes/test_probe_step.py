@@ -10,10 +10,9 @@ import pandas as pd
 import pytest
 
 from glmprobe.cli import main
-from glmprobe.glm.store import EmbeddingStore
-from glmprobe.glm.store import StoreRows
-from glmprobe.steps.probe import probe_step
+from glmprobe.glm.store import EmbeddingStore, StoreRows
 from glmprobe.record import read_record
+from glmprobe.steps.probe import probe_step
 from glmprobe.train.tune import TuneOptions
 
 QUICK = TuneOptions(trials=1, replicates=2, max_epochs=2, fixed="study")

@@ -16,8 +16,15 @@ from glmprobe.heads import chip_cnn, deepstarr, linear, mlp, mpraann, rep_cnn, r
 from glmprobe.heads.augment import RCAugment, reverse_complement, with_rc
 from glmprobe.train.data import Arrays
 from glmprobe.train.fit import FitConfig, fit
-from glmprobe.train.tune import (PROTOCOL, TuneOptions, refit_budget, shared_space, study_settings,
-                                 tune_and_replicate, with_study)
+from glmprobe.train.tune import (
+    PROTOCOL,
+    TuneOptions,
+    refit_budget,
+    shared_space,
+    study_settings,
+    tune_and_replicate,
+    with_study,
+)
 
 LOOP_KEYS = ("patience", "lr_patience", "lr_factor", "min_lr", "grad_clip")
 
@@ -123,6 +130,7 @@ def test_history_has_loss_and_validation_metric_per_epoch(data):
     assert [h["epoch"] for h in res.history] == [1, 2, 3]
     assert all({"train_loss", "val_loss", "val_pearson", "lr"} <= set(h) for h in res.history)
     from scipy.stats import pearsonr
+
     from glmprobe.train.fit import predict
     want = pearsonr(data["valid"].y[:, 0], predict(res.model, data["valid"].X)[:, 0])[0]
     assert res.history[res.best_epoch - 1]["val_pearson"] == pytest.approx(want, abs=1e-5)

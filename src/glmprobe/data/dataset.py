@@ -29,9 +29,9 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Sequence
 
 import h5py
 import numpy as np
@@ -79,7 +79,7 @@ class Dataset:
     def indices(self, split: str) -> np.ndarray:
         return np.flatnonzero(np.asarray(self.split) == split)
 
-    def subset(self, split: str) -> "Dataset":
+    def subset(self, split: str) -> Dataset:
         idx = self.indices(split)
         return Dataset(self.name, self.ids[idx], self.sequences[idx], self.targets[idx],
                        list(self.target_names), self.task, self.split[idx],
@@ -113,7 +113,7 @@ class DatasetWriter:
         self._hashes = {key: hashlib.sha256() for key in ("rows", "targets", "split")
                         + (("offsets",) if with_offsets else ())}
 
-    def __enter__(self) -> "DatasetWriter":
+    def __enter__(self) -> DatasetWriter:
         self._ctx = atomic_path(self.path, suffix=".h5")
         tmp = self._ctx.__enter__()
         self._h5 = h5py.File(tmp, "w")

@@ -13,9 +13,9 @@ from __future__ import annotations
 import functools
 import os
 import warnings
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Sequence
 
 import numpy as np
 
@@ -50,7 +50,7 @@ class Motif:
         return np.log2(self.ppm(pseudocount) / bg)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _database(release: str):
     from pyjaspar import jaspardb  # lazy: only motif users pay for the import
 
@@ -61,7 +61,7 @@ def _database(release: str):
                         hint="Use e.g. JASPAR2024") from None
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def fetch_motif(matrix_id: str, release: str = JASPAR_RELEASE) -> Motif:
     """One matrix by JASPAR id (e.g. ``MA0139.2``), cached per process."""
     with warnings.catch_warnings():  # pyjaspar warns before returning None; we raise a clearer error

@@ -79,7 +79,6 @@ def _mask(ids, special, tok, gen):
 
 
 def _encode(tok, seqs):
-    import torch
 
     enc = tok(seqs, padding=True, return_tensors="pt", return_special_tokens_mask=True)
     special = enc["special_tokens_mask"].bool() | (enc["attention_mask"] == 0)

@@ -20,8 +20,8 @@ from __future__ import annotations
 import json
 import os
 import weakref
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import h5py
 import numpy as np

@@ -18,11 +18,19 @@ import click
 import numpy as np
 
 from glmprobe.errors import UserError
-from glmprobe.glm.pretrain import (PretrainOptions, evaluate, model_card, n_steps, read_sequences, split_heldout,
-                                   train_mlm)
+from glmprobe.glm.pretrain import (
+    PretrainOptions,
+    evaluate,
+    model_card,
+    n_steps,
+    read_sequences,
+    split_heldout,
+    train_mlm,
+)
 from glmprobe.glm.tiny import TOKEN_KINDS, build_model, build_tokenizer
 from glmprobe.record import read_record
 from glmprobe.steps.skeleton import Task, key_of
+
 
 def _metrics(opts: PretrainOptions, run, steps: int, heldout: dict) -> dict:
     return {"heldout_mlm_loss": heldout.get("mlm_loss"), "heldout_mlm_accuracy": heldout.get("mlm_accuracy"),

@@ -39,8 +39,8 @@ import os
 import shutil
 import tempfile
 import time
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Iterator, Sequence
 
 from glmprobe import __version__
 from glmprobe.atomic import replace_dir

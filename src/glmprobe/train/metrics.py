@@ -18,7 +18,7 @@ mean over targets; ``<prefix>_n_targets_scored`` says how many targets the mean 
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 from scipy import stats
@@ -162,13 +162,31 @@ def _mean(values: np.ndarray) -> float:
 
 def compute_metrics(y_true, y_score, task: str, target_names: Sequence[str], prefix: str = "test", *,
                     scores: str = "logits") -> dict:
-    """Flat metric dict: ``<prefix>_<metric>`` (mean over scored targets) and ``<prefix>_<metric>/<target>``.
+    """Every metric of ``task`` for every target, as one flat dict.
 
-    ``y_true``/``y_score`` are (N, T) (or (N,) for one target); NaN in ``y_true`` = unobserved.
-    For binary/multilabel tasks ``y_score`` are logits (``scores="logits"``, threshold 0) or
-    probabilities (``scores="probabilities"``, threshold 0.5).
-    Also ``<prefix>_n`` (rows with any observed target), ``<prefix>_n/<target>`` and
-    ``<prefix>_n_targets_scored``.
+    Parameters
+    ----------
+    y_true
+        (N, T) targets, or (N,) for one target; NaN means unobserved and is skipped.
+    y_score
+        Predictions of the same shape: values for regression; for binary/multilabel logits
+        (``scores="logits"``, threshold 0) or probabilities (``scores="probabilities"``, 0.5).
+    task
+        ``regression`` (pearson, spearman, mse, r2) or ``binary``/``multilabel``
+        (auroc, auprc, accuracy, mcc).
+    target_names
+        One name per target column.
+    prefix
+        The split the scores are on (``test``, ``valid``, ...).
+    scores
+        ``logits`` or ``probabilities`` (binary/multilabel only).
+
+    Returns
+    -------
+    dict
+        ``<prefix>_<metric>`` (mean over scored targets), ``<prefix>_<metric>/<target>``,
+        ``<prefix>_n`` (rows with any observed target), ``<prefix>_n/<target>`` and
+        ``<prefix>_n_targets_scored``.
     """
     y, s = _as_2d(y_true, y_score)
     threshold = _check_task(task, y, scores)
