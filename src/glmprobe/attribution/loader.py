@@ -184,11 +184,13 @@ def _load_probe(folder, record, params, path, seed, n_targets, checksum, device,
                    glm=chain, seed=seed)
 
 
-def check_dataset(trained: Trained, checksum: str, dataset: Path) -> None:
-    """A model is only explained on the dataset it was trained on (its sites and splits)."""
-    if trained.dataset_checksum and trained.dataset_checksum != checksum:
-        raise UserError(f"the model was trained on another dataset (checksum {trained.dataset_checksum[:12]}…, "
-                        f"this dataset is {checksum[:12]}…)", path=trained.folder / RECORD_NAME,
+def check_dataset(folder: Path, record: dict, checksum: str, dataset: Path) -> None:
+    """A model is only explained on the dataset it was trained on (its sites and splits); checked
+    from the record, before the weights are loaded."""
+    trained_on = ((record.get("inputs") or {}).get("dataset") or {}).get("checksum", "")
+    if trained_on and trained_on != checksum:
+        raise UserError(f"the model was trained on another dataset (checksum {trained_on[:12]}…, "
+                        f"this dataset is {checksum[:12]}…)", path=Path(folder) / RECORD_NAME,
                         where="inputs.dataset.checksum", hint=f"Pass the dataset the model was trained on, not {dataset}.")
 
 

@@ -170,8 +170,8 @@ def attribute_step(model: str | Path, dataset: str | Path, outdir: str | Path, m
                 "gia": list(gia_motifs), "gia_n": gia_n, "agree_with": sorted(str(p) for p in agree_with),
                 "top_k_overlap": top_k_overlap, "logos": logos, "window": window, "n_shuffles": n_shuffles,
                 "ig_steps": ig_steps, "seed": seed}
+        check_dataset(model, rec, checksum, dataset)
         trained = load_trained(model, len(names), seed=model_seed, device=device, store=store)
-        check_dataset(trained, checksum, dataset)
         task = Task("attribute", f"attribution/{name}/{trained.name}", outdir, blob,
                     outputs=tuple(f"maps_{m}.h5" for m in methods),
                     tags={"dataset": name, "model": trained.name, "kind": kind, "task": ds.task,
@@ -232,11 +232,13 @@ def _read_other(folder: Path, ids: np.ndarray) -> tuple[str, dict[str, np.ndarra
     out = {}
     for f in sorted(folder.glob("maps_*.h5")):
         with MapFile(f) as mf:
-            other_ids = mf.ids
-            if not np.array_equal(other_ids, ids):
-                raise UserError(f"its maps are of other sequences ({len(other_ids)} vs {len(ids)})", path=f,
-                                where="--agree-with", hint="Explain the same sequences: --select ids --ids FILE.")
-            out[mf.method] = mf.scores()
+            index = {rid: i for i, rid in enumerate(mf.ids)}
+            missing = [rid for rid in ids if rid not in index]
+            if missing:
+                raise UserError(f"its maps do not cover sequence '{missing[0]}' ({len(missing)} of {len(ids)} "
+                                "missing)", path=f, where="--agree-with",
+                                hint="Explain the same sequences (or a subset): --select ids --ids FILE.")
+            out[mf.method] = mf.scores()[[index[rid] for rid in ids]]
     return rec.get("tags", {}).get("model", folder.name), out
 
 
