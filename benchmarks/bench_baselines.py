@@ -143,6 +143,8 @@ def run_task(folder: Path, truth: dict, name: str, budget: float, seed: int, hp:
     print(f"glmprobe dilres   : test {metric} {out['glmprobe']:.4f} = {out['glmprobe'] / oracle:.3f} of oracle "
           f"({out['glmprobe_epochs']} epochs, best {res.best_epoch}; {out['glmprobe_clock_s']:.0f} s {clock_name}, "
           f"{out['glmprobe_wall_s']:.0f} s wall; load {l0} -> {load_str()})")
+    curve = " ".join(f"{h[f'val_{metric}']:.3f}" for h in res.history)
+    print(f"  dilres valid {metric} per epoch: {curve}")
 
     t0, c0, l0 = time.monotonic(), clock(), load_str()
     pred, epochs = train_plain(data, task, budget, seed, clock)
