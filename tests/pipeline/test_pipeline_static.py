@@ -25,8 +25,21 @@ import reftrace
 from glmprobe import __version__
 from glmprobe.cli import COMMANDS
 
-from .nfstatic import (CONFIGS, DYNAMIC, MODULES, NF_FILES, ROOT, block, config_params, emits, ext_args_flags,
-                       glmprobe_calls, groovy_value, params_used, process_name)
+from .nfstatic import (
+    CONFIGS,
+    DYNAMIC,
+    MODULES,
+    NF_FILES,
+    ROOT,
+    block,
+    config_params,
+    emits,
+    ext_args_flags,
+    glmprobe_calls,
+    groovy_value,
+    params_used,
+    process_name,
+)
 
 SCHEMA_PATH = ROOT / "nextflow_schema.json"
 GPU_PROCESSES = {"GLMPROBE_EMBED", "GLMPROBE_PROBE", "GLMPROBE_BASELINE", "GLMPROBE_ATTRIBUTE", "GLMPROBE_VARIANTS"}

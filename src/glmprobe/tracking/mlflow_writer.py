@@ -154,7 +154,7 @@ def open_store(tracking_uri: str, experiment: str, artifact_root: str | os.PathL
     elif tracking_uri.startswith("sqlite:///"):
         db = Path(tracking_uri[len("sqlite:///"):])
         if not db.parent.is_dir():
-            raise TrackingUnavailable(f"folder of the MLflow database does not exist", path=db.parent)
+            raise TrackingUnavailable("folder of the MLflow database does not exist", path=db.parent)
     try:
         client = MlflowClient(tracking_uri=tracking_uri)
         exp = client.get_experiment_by_name(experiment)   # runs the schema migration on a fresh DB
