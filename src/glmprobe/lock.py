@@ -30,6 +30,7 @@ def lock_path(folder: str | os.PathLike) -> Path:
 def hold(folder: str | os.PathLike, command: str) -> Iterator[Path]:
     """Hold ``folder``'s lock for the block; refuse (UserError) if another process holds it."""
     path = lock_path(folder)
+    created = [p for p in [path.parent, *path.parent.parents] if not p.exists()]
     path.parent.mkdir(parents=True, exist_ok=True)
     lock = FileLock(path, timeout=0, thread_local=False)
     try:
@@ -41,7 +42,15 @@ def hold(folder: str | os.PathLike, command: str) -> Iterator[Path]:
     try:
         yield path
     finally:
+        # leave no trace (a command refused for bad input must not leave folders behind); unlink while
+        # still holding, so a process that opens the path afterwards gets a fresh file
+        path.unlink(missing_ok=True)
         lock.release()
+        for p in created:              # deepest first; only if still empty
+            try:
+                p.rmdir()
+            except OSError:
+                break
 
 
 def locks_outdir(command: str, param: str = "outdir"):
