@@ -242,6 +242,17 @@ def _read_other(folder: Path, ids: np.ndarray) -> tuple[str, dict[str, np.ndarra
     return rec.get("tags", {}).get("model", folder.name), out
 
 
+def _flat(result: dict) -> dict:
+    """{name_ci: [lo, hi]} -> name_lo, name_hi columns."""
+    out = {}
+    for k, v in result.items():
+        if isinstance(v, list):
+            out[f"{k[:-3]}_lo"], out[f"{k[:-3]}_hi"] = v
+        else:
+            out[k] = v
+    return out
+
+
 def _work(task, tmp: Path, trained, methods, seqs, ids, rows, t_index, opts, explainer, effects, motif_db, modisco,
           max_seqlets, gia_motifs, gia_n, others, top_k_overlap, logos, window, seed, progress) -> None:
     from glmprobe.attribution import evaluate
@@ -304,8 +315,7 @@ def _work(task, tmp: Path, trained, methods, seqs, ids, rows, t_index, opts, exp
         pairs += [(trained.name, a, other_name, b, scores[a], other_scores[b]) for a in scores for b in other_scores]
     if pairs:
         agree = [{"model_a": ma, "method_a": a, "model_b": mb, "method_b": b,
-                  **{k: (v if not isinstance(v, list) else None) for k, v in evaluate.agreement(x, y, top_k_overlap).items()}}
-                 for ma, a, mb, b, x, y in pairs]
+                  **_flat(evaluate.agreement(x, y, top_k_overlap))} for ma, a, mb, b, x, y in pairs]
         pd.DataFrame(agree).to_csv(tmp / "agreement.csv", index=False)
         artifacts["agreement"] = "agreement.csv"
         for row in agree:
