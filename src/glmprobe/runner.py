@@ -23,6 +23,7 @@ from pathlib import Path
 import click
 
 from glmprobe.atomic import write_text
+from glmprobe.lock import hold
 from glmprobe.params import Params, load_params
 from glmprobe.plan import Task, build_plan, spec_by_id
 from glmprobe.record import RECORD_NAME, now, software_versions
@@ -174,7 +175,12 @@ def run_pipeline(params_file: str | os.PathLike, outdir: str | os.PathLike | Non
             state = "has record" if _stamps(ctx.outdir / t.outdir) and t.step in EXECUTORS else "to run"
             click.echo(f"[{i}/{len(tasks)}] {t.step:<8} {t.id:<60} {state}")
         return summary
+    with hold(ctx.outdir, "glmprobe run"):   # a second run on the same --outdir refuses (glmprobe.lock)
+        return _run_tasks(ctx, params, tasks, summary, quiet)
 
+
+def _run_tasks(ctx: Context, params: Params, tasks: list[Task], summary: RunSummary, quiet: bool) -> RunSummary:
+    """The body of :func:`run_pipeline`, run while holding the lock of ``ctx.outdir``."""
     ctx.outdir.mkdir(parents=True, exist_ok=True)
     from glmprobe.tracking.mlflow_writer import (
         TrackingUnavailable,

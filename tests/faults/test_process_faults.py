@@ -51,10 +51,14 @@ def test_custom_code_without_trust_is_refused_before_it_runs(tmp_path):
     assert not sentinel.exists() and not out.exists()
 
 
-def _hold_lock(folder: Path) -> subprocess.Popen:
-    """Another process holding the output folder's lock (as a running `glmprobe embed/run` does)."""
-    code = ("import sys, time\nfrom glmprobe.lock import hold\n"
-            f"with hold({str(folder)!r}, 'glmprobe embed'):\n    print('held', flush=True)\n    time.sleep(120)\n")
+def _hold_lock(folder: Path, command: str = "glmprobe embed", write: str = "") -> subprocess.Popen:
+    """Another process holding the output folder's lock (as a running `glmprobe embed/run` does);
+    it writes ``write`` into ``folder/first.txt`` first (its own output, which must stay untouched)."""
+    code = ("import pathlib, sys, time\nfrom glmprobe.lock import hold\n"
+            f"with hold({str(folder)!r}, {command!r}):\n"
+            + (f"    pathlib.Path({str(folder)!r}).mkdir()\n"
+               f"    pathlib.Path({str(folder)!r}, 'first.txt').write_text({write!r})\n" if write else "")
+            + "    print('held', flush=True)\n    time.sleep(120)\n")
     proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
     assert proc.stdout.readline().strip() == "held"
     return proc
@@ -78,6 +82,29 @@ def test_second_embed_on_the_same_store_refuses_and_the_lock_dies_with_its_holde
     ok = glmprobe(*args)                                   # the killed holder left no stale lock
     assert ok.returncode == 0, ok.stderr
     assert (out / "record.json").exists()
+
+
+def test_second_run_on_the_same_outdir_refuses_and_leaves_the_first_runs_folder_untouched(tmp_path):
+    (tmp_path / "datasets.csv").write_text("id,format,path,task,split,target_cols\nd1,table,d1.tsv,regression,"
+                                           "column,y\n")
+    (tmp_path / "models.csv").write_text("id,source,family,layers,pooling\nonehot,onehot,onehot,all,mean\n")
+    params = tmp_path / "p.yaml"
+    params.write_text("input: datasets.csv\nmodels: models.csv\nheads: linear\nbaselines: cnn\n")
+    out = tmp_path / "results"
+    holder = _hold_lock(out, "glmprobe run", write="the first run's output")
+    try:
+        proc = glmprobe("run", params, "--outdir", out, "--quiet", timeout=300)
+        after = sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*") if p.name != "p.yaml")
+    finally:
+        holder.kill()
+        holder.wait()
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    err = proc.stderr.strip()
+    assert "\n" not in err and str(out) in err and "another glmprobe process is writing this folder" in err
+    assert "glmprobe run" in err and proc.stdout == ""
+    # the second run wrote nothing: only the sheets, the holder's lock file and its own output are there
+    assert after == [".results.lock", "datasets.csv", "models.csv", "results", "results/first.txt"]
+    assert (out / "first.txt").read_text() == "the first run's output"
 
 
 REDUCED_RUN = """\
