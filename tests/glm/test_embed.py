@@ -173,7 +173,7 @@ def test_changed_dataset_on_resume_is_refused(tmp_path, monkeypatch, dataset_fac
     data = dataset_factory(tmp_path / "d.h5", n=30)
     spec = ModelSpec("oh", "onehot", "onehot", pooling=["mean"])
     calls = {"n": 0}
-    real = extract.Extractor.run
+    real = extract.Extractor._finish
 
     def crash_on_second_chunk(self, *a, **k):
         calls["n"] += 1
@@ -181,7 +181,7 @@ def test_changed_dataset_on_resume_is_refused(tmp_path, monkeypatch, dataset_fac
             raise KeyboardInterrupt  # like Ctrl-C mid-run
         return real(self, *a, **k)
 
-    monkeypatch.setattr(extract.Extractor, "run", crash_on_second_chunk)
+    monkeypatch.setattr(extract.Extractor, "_finish", crash_on_second_chunk)
     with pytest.raises(KeyboardInterrupt):
         embed_step(data, spec, tmp_path / "oh", chunk_rows=10)
     monkeypatch.undo()
@@ -212,3 +212,34 @@ def test_cache_key_pins_the_hub_commit_actually_loaded():
     Hub.resolved_revision = "def456"
     assert model_identity(Hub()) == {"hub_commit": "def456"}
     assert model_identity(Local()) == {}
+
+
+def test_device_and_precision_are_in_the_record_and_the_key(toy_h5, tmp_path):
+    spec = ModelSpec("oh", "onehot", "onehot", pooling=["mean"])
+    out = embed_step(toy_h5, spec, tmp_path / "fp32", device="cpu")
+    rec = read_record(out)
+    assert rec["params"]["precision"] == "fp32" and rec["params"]["device"] == "cpu"
+    with EmbeddingStore(out) as st:
+        assert st.manifest["key_fields"]["device"] == "cpu" and st.manifest["key_fields"]["precision"] == "fp32"
+    other = embed_step(toy_h5, spec, tmp_path / "bf16", device="cpu", precision="bf16")
+    assert read_record(other)["cache_key"] != rec["cache_key"]
+
+
+def test_fp16_overflow_exits_2_naming_the_record(toy_h5, tiny_char, tmp_path):
+    import torch
+    from transformers import AutoModelForMaskedLM
+
+    loud = tmp_path / "loud"
+    m = AutoModelForMaskedLM.from_pretrained(tiny_char, local_files_only=True)
+    with torch.no_grad():
+        m.base_model.embeddings.word_embeddings.weight.mul_(1e9)
+    m.save_pretrained(loud)
+    import shutil
+    for f in tiny_char.iterdir():
+        if "token" in f.name or f.name.startswith("special"):
+            shutil.copy(f, loud / f.name)
+    out = tmp_path / "embeddings" / "toy" / "loud"
+    code, err = run_cli("embed", "--dataset", toy_h5, "--source", loud, "--family", "hf-mlm", "--layers", "0",
+                        "--outdir", out)
+    assert code == 2 and "layer 0 mean embeddings of 'toy_" in err and "float32" in err and "Traceback" not in err
+    assert not out.exists()

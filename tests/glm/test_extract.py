@@ -120,3 +120,50 @@ def test_reinitialize_is_seeded_and_changes_every_weight(tiny_char):
     assert set(weights) <= set(changed)
     for k, v in m1.state_dict().items():
         assert torch.equal(v, m2.state_dict()[k])
+
+
+def test_stream_threads_change_nothing_and_restore_order(tiny_char):
+    """Tokenising ahead in a thread (and length buckets) gives the same bytes as inline, in input order."""
+    from glmprobe.glm.extract import Chunk, ChunkDone, TokenRows
+
+    a = adapter_for(tiny_char, "hf-mlm")
+    seqs = ["ACGT" * (1 + i % 7) for i in range(23)]
+
+    def collect(prefetch):
+        ex = Extractor(a, [1, 2], ["mean", "tokens"], batch_size=4, prefetch=prefetch)
+        rows, done = [], []
+        for item in ex.stream([Chunk(0, seqs[:11]), Chunk(11, seqs[11:])]):
+            (rows if isinstance(item, TokenRows) else done).append(item)
+        return rows, done
+
+    (r0, d0), (r2, d2) = collect(0), collect(2)
+    assert [d.lo for d in d0] == [0, 11] and all(isinstance(d, ChunkDone) for d in d0)
+    for x, y in zip(d0, d2):
+        for key in x.pooled:
+            np.testing.assert_array_equal(x.pooled[key], y.pooled[key])
+    for x, y in zip(r0, r2):
+        assert np.array_equal(x.rows, y.rows) and np.array_equal(x.states[2], y.states[2])
+        assert list(x.rows) == sorted(x.rows)  # ascending inside a batch, whatever the bucket order
+        for j, r in enumerate(x.rows):  # every row's tokens: its own length, zero past it
+            assert x.lengths[j] == len(seqs[r]) + 1 and not x.states[2][j, x.lengths[j]:].any()
+    assert sorted(int(r) for x in r0 for r in x.rows) == list(range(23))
+
+
+def test_fp16_overflow_is_refused_naming_layer_and_rows(tiny_char):
+    a = adapter_for(tiny_char, "hf-mlm")
+    with torch.no_grad():
+        a.model.base_model.embeddings.word_embeddings.weight.mul_(1e9)  # layer 0 far beyond float16
+    for pooling in ("mean", "tokens"):
+        with pytest.raises(UserError, match=r"layer 0 (mean|tokens) embeddings of row \d.*overflow float16") as err:
+            Extractor(a, [0, 1], [pooling], dtype="float16").run(SEQS)
+        assert "float32" in err.value.hint
+    res = Extractor(a, [0], ["mean"], dtype="float32").run(SEQS)  # float32 holds them
+    assert np.isfinite(res.pooled[(0, "mean")]).all()
+
+
+def test_precision_is_resolved_per_device():
+    from glmprobe.glm.extract import resolve_precision
+
+    assert resolve_precision("cpu") == "fp32" and resolve_precision("cpu", "bf16") == "bf16"
+    with pytest.raises(UserError, match="unknown precision"):
+        resolve_precision("cpu", "fp8")

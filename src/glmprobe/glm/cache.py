@@ -4,8 +4,9 @@ Two runs with the same key produce the same arrays, so a rerun reuses the store 
 killed run may resume into it. Anything that changes the numbers belongs here: the
 dataset (by checksum, not path), the model source, revision and weight-file hashes,
 the adapter version, layers, poolings, reverse-complement averaging, context length,
-windowing, storage dtype and the rows (shard) covered. Device and batch size do not
-enter: they change speed, not results (up to float rounding).
+windowing, storage dtype, the rows (shard) covered, and the device kind (cpu/cuda) with the
+forward pass's precision (fp32, or bf16/fp16 autocast): those change the numbers. Batch size
+does not enter (padding is masked; it changes speed only).
 
 The key itself is :func:`glmprobe.steps.skeleton.key_of` over :func:`key_fields`, without
 the glmprobe version (``KEY_VERSION`` pins the layout instead), so a release that does not
@@ -20,7 +21,7 @@ from typing import Sequence
 from glmprobe.atomic import sha256_file
 from glmprobe.glm.adapter import RANDOM_INIT_SEED, ModelSpec
 
-KEY_VERSION = 1
+KEY_VERSION = 2  # 2: device kind and precision
 
 
 def weights_sha256(files: Sequence[Path]) -> dict[str, str]:
@@ -39,7 +40,7 @@ def model_identity(adapter) -> dict[str, str]:
 
 def key_fields(*, dataset_checksum: str, spec: ModelSpec, adapter_version: str, weights: dict[str, str],
                layers: Sequence[int], poolings: Sequence[str], max_tokens: int | None,
-               rows: tuple[int, int] | None) -> dict:
+               rows: tuple[int, int] | None, device: str = "cpu", precision: str = "fp32") -> dict:
     """The fields hashed into the key (also stored in the manifest for humans)."""
     return {
         "key_version": KEY_VERSION,
@@ -52,4 +53,6 @@ def key_fields(*, dataset_checksum: str, spec: ModelSpec, adapter_version: str, 
         "layers": sorted(int(x) for x in layers), "poolings": sorted(poolings),
         "rc_average": spec.rc_average, "max_tokens": max_tokens, "window": spec.window,
         "dtype": spec.dtype, "rows": list(rows) if rows else None,
+        # the arithmetic changes the numbers (bf16 autocast on CUDA vs fp32 on CPU): kind only, not the index
+        "device": "cuda" if str(device).startswith("cuda") else "cpu", "precision": precision,
     }

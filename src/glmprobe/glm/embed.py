@@ -22,7 +22,9 @@ from glmprobe.data.dataset import DatasetFile
 from glmprobe.errors import UserError
 from glmprobe.glm.adapter import Adapter, ModelSpec
 from glmprobe.glm.cache import key_fields, model_identity
-from glmprobe.glm.extract import ChunkResult, Extractor, TokenPlan, context_limit, plan_tokens
+from glmprobe.glm.extract import (Chunk, ChunkDone, Extractor, TokenPlan, TokenRows, context_limit, plan_tokens,
+                                  resolve_precision)
+from glmprobe.glm.pipeline import Behind
 from glmprobe.glm.store import (MANIFEST_NAME, PROGRESS_NAME, STORE_NAME, RowWriter, create_store, pooled_name,
                                 read_json, tokens_name, write_json)
 from glmprobe.progress import bar
@@ -45,6 +47,8 @@ class EmbedJob:
     poolings: list[str]
     limit: int | None
     quiet: bool = True
+    device: str = "cpu"
+    precision: str = "fp32"          # the forward pass's arithmetic (resolve_precision): in the key
     fields: dict = field(init=False)
 
     def __post_init__(self):
@@ -52,7 +56,8 @@ class EmbedJob:
         self.fields = key_fields(dataset_checksum=self.ds.checksum, spec=self.spec,
                                  adapter_version=self.adapter.version, weights=model_identity(self.adapter),
                                  layers=self.layers, poolings=self.poolings, max_tokens=self.limit,
-                                 rows=(a, b) if self.shard else None)
+                                 rows=(a, b) if self.shard else None, device=self.device,
+                                 precision=self.precision)
 
     @property
     def n(self) -> int:
@@ -87,7 +92,7 @@ class EmbedJob:
 
 
 def open_job(dataset: Path, ds: DatasetFile, spec: ModelSpec, shard: tuple[int, int] | None, device: str,
-             poolings: list[str], quiet: bool) -> EmbedJob:
+             poolings: list[str], quiet: bool, precision: str = "auto") -> EmbedJob:
     """Load the model and resolve what it will embed (layers, context limit, rows of the shard)."""
     from glmprobe.glm.adapter import get_adapter
     from glmprobe.progress import quiet_hf
@@ -99,7 +104,8 @@ def open_job(dataset: Path, ds: DatasetFile, spec: ModelSpec, shard: tuple[int, 
     adapter.load()
     adapter.check_random_init()  # a random-init control that kept any pre-trained tensor is refused
     return EmbedJob(dataset, ds, spec, adapter, rows, shard, adapter.resolve_layers(spec.layers), poolings,
-                    context_limit(adapter, spec.max_length), quiet)
+                    context_limit(adapter, spec.max_length), quiet, device,
+                    resolve_precision(device, precision))
 
 
 def count_tokens(job: EmbedJob, chunk_rows: int) -> TokenPlan:
@@ -152,50 +158,52 @@ def open_store(job: EmbedJob, work: Path, key: str, plan: TokenPlan, progress: d
     return manifest, progress
 
 
-def write_chunk(writer: RowWriter, job: EmbedJob, res: ChunkResult, lo: int, hi: int, max_stored: int) -> None:
-    """One chunk's pooled vectors and (when kept) zero-padded token matrices, at rows ``lo..hi``."""
-    dtype, hidden = job.spec.dtype, job.adapter.hidden_size
-    for (layer, kind), v in res.pooled.items():
-        writer.write(pooled_name(layer, kind), lo, v.astype(dtype))
-    if not job.keeps_tokens:
-        return
-    k = hi - lo
-    lengths = np.array([len(s) for s in res.spans], dtype=np.int32)
-    spans = np.full((k, max_stored, 2), -1, np.int32)
-    for i, s in enumerate(res.spans):
-        spans[i, : len(s)] = s
-    writer.write("tokens/lengths", lo, lengths)
-    writer.write("tokens/spans", lo, spans)
-    for layer in job.layers:
-        block = np.zeros((k, max_stored, hidden), dtype=dtype)
-        for i, t in enumerate(res.tokens[layer]):
-            block[i, : len(t)] = t
-        writer.write(tokens_name(layer), lo, block)
-
-
 def embed_chunks(job: EmbedJob, extractor: Extractor, plan: TokenPlan, work: Path, progress: dict,
                  max_stored: int) -> int:
     """The extraction loop: embed and write every chunk not yet done; returns the tokens embedded.
 
-    ``progress.json`` is rewritten after each chunk is flushed (a safe resume point); the
-    chunk size is the first attempt's, so a resumed run sees identical batches.
+    The extractor tokenises ahead in a thread; writes go to a background writer (bounded
+    queue; its errors surface here). ``progress.json`` is rewritten after each chunk is
+    synced to disk (a safe resume point); the chunk size is the first attempt's, so a
+    resumed run sees identical batches.
     """
     a = job.rows[0]
     chunk_rows = int(progress["chunk_rows"])
     writer = RowWriter(work / STORE_NAME)
-    n_tokens, done0 = 0, int(progress["rows_done"])
-    with bar(job.n, f"{job.spec.id}: embedding", job.quiet) as b:
-        b.update(done0)
+    done0 = int(progress["rows_done"])
+    ids = job.ds.ids[a:job.rows[1]]
+
+    def chunks():
         for lo in range(done0, job.n, chunk_rows):
             hi = min(lo + chunk_rows, job.n)
-            seqs = list(job.ds.sequences(slice(a + lo, a + hi)))
-            wins = {r - lo: w for r, w in plan.windows.items() if lo <= r < hi}
-            res = extractor.run(seqs, wins)
-            n_tokens += res.n_tokens
-            write_chunk(writer, job, res, lo, hi, max_stored)
-            progress["rows_done"] = hi
-            write_json(work / PROGRESS_NAME, progress)
-            b.update(hi - lo)
+            yield Chunk(lo, list(job.ds.sequences(slice(a + lo, a + hi))),
+                        {r - lo: w for r, w in plan.windows.items() if lo <= r < hi}, plan.n_tokens[lo:hi], ids[lo:hi])
+
+    def write_tokens(rows: TokenRows) -> None:
+        writer.scatter("tokens/lengths", rows.rows, rows.lengths)
+        writer.scatter("tokens/spans", rows.rows, rows.spans, fill=-1)
+        for layer, v in rows.states.items():
+            writer.scatter(tokens_name(layer), rows.rows, v)
+
+    def write(item) -> None:  # runs in the writer thread, in order
+        if isinstance(item, TokenRows):
+            return write_tokens(item)
+        for (layer, kind), v in item.pooled.items():
+            writer.scatter(pooled_name(layer, kind), np.arange(item.lo, item.lo + item.k), v)
+        for rows in item.tokens:
+            write_tokens(rows)
+        writer.sync()
+        progress["rows_done"] = item.lo + item.k
+        write_json(work / PROGRESS_NAME, progress)
+        b.update(item.k)
+
+    n_tokens = 0
+    with bar(job.n, f"{job.spec.id}: embedding", job.quiet) as b, Behind(write, depth=4, name="glmprobe-write") as out:
+        b.update(done0)
+        for item in extractor.stream(chunks()):
+            if isinstance(item, ChunkDone):
+                n_tokens += item.n_tokens
+            out.submit(item)
     return n_tokens
 
 

@@ -441,8 +441,9 @@ class Extractor:
         if not tokens:
             return
         if bad is not None and bool(bad.any()):
-            i, j = (int(x[0]) for x in np.nonzero(bad.numpy()))
-            self._not_finite(state, self.layers[i], "tokens", [int(rows[j])])
+            bad = bad.numpy()
+            i = int(np.nonzero(bad.any(1))[0][0])
+            self._not_finite(state, self.layers[i], "tokens", sorted(int(r) for r in rows[bad[i]]))
         lengths = np.asarray(prep.batch.lengths, np.int32)
         arrays = {layer: t.numpy() for layer, t in tokens.items()}
         spans = np.asarray(prep.batch.spans, np.int32)
@@ -466,7 +467,7 @@ class Extractor:
         more = f" (+{len(rows) - 3} more)" if len(rows) > 3 else ""
         if self.dtype == np.float16:
             why = "overflow float16 (|x| > 65504) or are NaN/inf"
-            hint = "Store this model's embeddings as float32 (dtype=float32 in the models sheet, or --dtype float32)"
+            hint = "Store this model's embeddings as float32 (dtype=float32 in its models-sheet row)"
         else:
             why = "are NaN/inf in the model's output"
             hint = "Check the weights; with autocast, try --precision fp32"
@@ -480,7 +481,8 @@ class Extractor:
         out = {}
         for key, v in state.pooled.items():
             v[split] /= state.weight[split, None]
-            cast = v.astype(self.dtype)
+            with np.errstate(over="ignore"):  # overflow is reported just below, by row
+                cast = v.astype(self.dtype)
             ok = np.isfinite(cast).all(1)
             if not ok.all():
                 self._not_finite(state, key[0], key[1], np.nonzero(~ok)[0].tolist())

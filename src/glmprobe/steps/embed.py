@@ -12,6 +12,7 @@ is in :mod:`glmprobe.glm.embed`; the key's fields in :mod:`glmprobe.glm.cache`.
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 import time
 from dataclasses import asdict, replace
@@ -23,12 +24,13 @@ import click
 from glmprobe.data.dataset import DatasetFile
 from glmprobe.data.segments import segmented
 from glmprobe.device import resolve_device
+from glmprobe.diskfull import refuse_when_full
 from glmprobe.errors import UserError
 from glmprobe.glm.adapter import POOLINGS, ModelSpec
 from glmprobe.glm.embed import (CHUNK_ROWS, EmbedJob, check_resume, close_store, count_tokens, embed_chunks,
                                 open_job, open_store, work_dir)
-from glmprobe.glm.extract import Extractor
-from glmprobe.glm.store import MANIFEST_NAME, STORE_NAME, merge_stores, write_json
+from glmprobe.glm.extract import PRECISIONS, Extractor
+from glmprobe.glm.store import MANIFEST_NAME, PROGRESS_NAME, STORE_NAME, merge_stores, read_json, write_json
 from glmprobe.lock import locks_outdir
 from glmprobe.record import read_record
 from glmprobe.steps.skeleton import Task, key_of
@@ -69,6 +71,24 @@ def _skipped(task: Task, force: bool) -> bool:
     return False
 
 
+def device_name(device: str) -> str:
+    """What ran the forward pass, for the record (``NVIDIA H100 80GB HBM3``, ``cpu``)."""
+    if not device.startswith("cuda"):
+        return "cpu"
+    import torch
+
+    return torch.cuda.get_device_name(torch.device(device))
+
+
+def _after_full(work: Path) -> str:
+    """What a rerun does after the disk filled up: resume at the last recorded chunk, or start over."""
+    progress = read_json(work / PROGRESS_NAME)
+    if progress is None:       # failed while the store was created: nothing to resume, give the space back
+        shutil.rmtree(work, ignore_errors=True)
+        return "nothing was kept, it starts over"
+    return f"it resumes at row {progress['rows_done']} (the rows done are kept in {work})"
+
+
 def _task(job: EmbedJob, outdir: Path, device: str, t0: float) -> Task:
     spec, ds, shard = job.spec, job.ds, job.shard
     return Task(
@@ -77,6 +97,7 @@ def _task(job: EmbedJob, outdir: Path, device: str, t0: float) -> Task:
         tags={"dataset": ds.name, "model": spec.id, "revision": spec.revision or "", "family": spec.family,
               "task": ds.task, "stage": "embed"},
         params={**spec_params(spec), "layers_resolved": ";".join(map(str, job.layers)), "device": device,
+                "device_name": device_name(device), "precision": job.precision,
                 "shard": f"{shard[0]}/{shard[1]}" if shard else "", "max_tokens": job.limit},
         n={"total": job.n}, artifacts={"store": STORE_NAME, "manifest": MANIFEST_NAME},
         inputs={"dataset": {"path": str(job.dataset), "checksum": ds.checksum},
@@ -86,7 +107,8 @@ def _task(job: EmbedJob, outdir: Path, device: str, t0: float) -> Task:
 
 def embed_step(dataset: str | os.PathLike, spec: ModelSpec, outdir: str | os.PathLike,
                shard: tuple[int, int] | str | None = None, device: str = "auto", force: bool = False, *,
-               batch_size: int | None = None, chunk_rows: int = CHUNK_ROWS, quiet: bool = True) -> Path:
+               batch_size: int | None = None, chunk_rows: int = CHUNK_ROWS, quiet: bool = True,
+               precision: str = "auto") -> Path:
     """Embed ``dataset`` with ``spec`` into the store folder ``outdir``.
 
     Parameters
@@ -100,7 +122,7 @@ def embed_step(dataset: str | os.PathLike, spec: ModelSpec, outdir: str | os.Pat
     shard
         ``(i, n)`` or ``"i/n"``: embed only slice ``i`` of ``n`` (gather them with :func:`gather_step`).
     device
-        ``auto``, ``cpu`` or ``cuda``; does not enter the cache key.
+        ``auto``, ``cpu`` or ``cuda``; its kind (cpu/cuda) enters the cache key.
     force
         Recompute even when an up-to-date store exists; discard a partial one.
     batch_size
@@ -109,6 +131,9 @@ def embed_step(dataset: str | os.PathLike, spec: ModelSpec, outdir: str | os.Pat
         Rows written per chunk, the resume granularity.
     quiet
         No progress bars.
+    precision
+        The forward pass's arithmetic: ``auto`` (fp32 on CPU, bf16 autocast on CUDA, fp16 where
+        bf16 is unsupported), ``fp32``, ``bf16`` or ``fp16``; recorded and in the cache key.
 
     Returns
     -------
@@ -123,20 +148,22 @@ def embed_step(dataset: str | os.PathLike, spec: ModelSpec, outdir: str | os.Pat
     quiet = quiet or not sys.stderr.isatty()
     with DatasetFile(dataset) as ds:
         # a segmented dataset (splicing halves) is embedded one segment at a time: S*N store rows
-        job = open_job(Path(dataset), segmented(ds), spec, shard, device, poolings, quiet)
+        job = open_job(Path(dataset), segmented(ds), spec, shard, device, poolings, quiet, precision)
         if ds.segments:    # a store of another shape: another cache key (docs/splicing.md)
             job.fields["segments"] = list(ds.segments)
         task = _task(job, outdir, device, t0)
         if _skipped(task, force):
             return outdir
         extractor = Extractor(job.adapter, job.layers, poolings, batch_size=batch_size or spec.batch_size,
-                              rc_average=spec.rc_average, device=device)
+                              rc_average=spec.rc_average, device=device, precision=job.precision,
+                              dtype=spec.dtype)
         plan = count_tokens(job, chunk_rows)
         work = work_dir(outdir)
         progress = check_resume(work, task.cache_key, job.fields, force)
         if progress is not None:
             click.echo(f"{outdir}: resuming at row {progress['rows_done']} of {job.n}", err=True)
-        with task.writing(work=work) as tmp:
+        with refuse_when_full(outdir / STORE_NAME, "the store", lambda: _after_full(work)), \
+                task.writing(work=work) as tmp:
             manifest, progress = open_store(job, tmp, task.cache_key, plan, progress, chunk_rows)
             done0, t_embed = int(progress["rows_done"]), time.perf_counter()
             n_tokens = embed_chunks(job, extractor, plan, tmp, progress, manifest["max_tokens_stored"])
@@ -215,7 +242,8 @@ def gather_step(shard_dirs: Sequence[str | os.PathLike], outdir: str | os.PathLi
                 metrics=_sum_metrics(recs), n={"total": n}, artifacts=rec0["artifacts"], inputs=rec0["inputs"])
     if _skipped(task, force):
         return outdir
-    with task.writing() as tmp:
+    with refuse_when_full(outdir / STORE_NAME, "the merged store", lambda: "it merges the shards again"), \
+            task.writing() as tmp:
         merge_stores([d for d, _ in manifests], tmp / STORE_NAME)
         max_stored = max(int(m.get("max_tokens_stored") or 0) for _, m in manifests)
         write_json(tmp / MANIFEST_NAME, dict(first, cache_key=task.cache_key, key_fields=fields, shard=None,
@@ -270,6 +298,9 @@ def _overrides(layers: str | None, pooling: str | None, window: str | None) -> d
 @click.option("--gather", "gather_dirs", multiple=True, type=click.Path(file_okay=False, path_type=Path),
               help="Merge these finished shard stores into --outdir instead of embedding (repeat the option).")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu or cuda (cuda without a GPU is an error).")
+@click.option("--precision", type=click.Choice(PRECISIONS), default="auto", show_default=True,
+              help="Forward-pass arithmetic: auto = fp32 on CPU, bf16 autocast on CUDA (fp16 without bf16); "
+                   "recorded and part of the cache key.")
 @click.option("--batch-size", type=click.IntRange(min=1),
               help="Sequences per forward pass (default: the sheet's batch_size).")
 @click.option("--chunk-rows", default=CHUNK_ROWS, show_default=True, type=click.IntRange(min=1),
@@ -278,7 +309,7 @@ def _overrides(layers: str | None, pooling: str | None, window: str | None) -> d
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 @locks_outdir("glmprobe embed")   # a second embed on the same store refuses (glmprobe.lock)
 def embed_command(dataset, models, model_id, source, family, layers, pooling, window, outdir, shard, gather_dirs,
-                  device, batch_size, chunk_rows, force, quiet):
+                  device, precision, batch_size, chunk_rows, force, quiet):
     """Embed DATASET with one model: every requested layer from a single forward pass."""
     if gather_dirs:
         click.echo(str(gather_step(gather_dirs, outdir, force=force)))
@@ -287,5 +318,5 @@ def embed_command(dataset, models, model_id, source, family, layers, pooling, wi
         raise UserError("--dataset is required (or use --gather SHARD_DIR ...)")
     spec = replace(_spec_from_options(models, model_id, source, family), **_overrides(layers, pooling, window))
     path = embed_step(dataset, spec, outdir, shard=shard, device=device, force=force, batch_size=batch_size,
-                      chunk_rows=chunk_rows, quiet=quiet)
+                      chunk_rows=chunk_rows, quiet=quiet, precision=precision)
     click.echo(str(path))
