@@ -7,7 +7,8 @@ folder in the output tree of docs/CONTRACTS.md (``outdir``).
 
 Expansion: [synth] -> prepare per dataset -> [pretrain] -> embed per dataset x model ->
 probe per dataset x model x layer x pooling x head (heads only on compatible poolings) ->
-baseline per dataset x arch -> track -> report.
+baseline per dataset x arch -> [attribute per baseline, and per gLM's deepest pooled probe] ->
+[variants: zero-shot per gLM, supervised per baseline and deepest pooled probe] -> track -> report.
 """
 
 from __future__ import annotations
@@ -185,11 +186,107 @@ def build_plan(params: Params) -> list[Task]:
             tasks.append(Task(f"baselines/{ds}/{arch}", "baseline", f"baselines/{ds}/{arch}",
                               deps=[f"datasets/{ds}"], inputs={"dataset": dataset_file},
                               args={"dataset": ds, "arch": arch}))
-    work = [t.id for t in tasks if t.step in ("probe", "baseline", "embed", "prepare", "pretrain")]
+        tasks += attribution_tasks(params, ds, specs, heads)
+    tasks += variant_tasks(params, datasets, specs, heads)
+    work = [t.id for t in tasks if t.step in ("probe", "baseline", "embed", "prepare", "pretrain", "attribute",
+                                              "variants")]
     tasks.append(Task("track", "track", ".", deps=work, args={"experiment": params.get("experiment", "glmprobe"),
                                                               "tracking_uri": params.get("tracking_uri")}))
     tasks.append(Task("report", "report", "report", deps=work))
     return tasks
+
+
+# --------------------------------------------------------------------------- attribution and variants
+
+def _explained_probe(spec: ModelSpec, params: Params, heads: list[str]) -> str | None:
+    """The probe explained for a gLM: its deepest layer, first pooled pooling, first head that reads it."""
+    if spec.family == "onehot":
+        return None
+    layers = known_layers(spec, params)
+    if not layers:
+        return None
+    for pooling in [p for p in ("mean", "cls") if p in spec.pooling]:
+        for head in heads:
+            if fits(head, pooling):
+                return f"{spec.id}/L{max(layers)}/{pooling}-{head}"
+    return None
+
+
+def _neural_baselines(params: Params) -> list[str]:
+    from glmprobe.heads.baseline import CONTROLS
+
+    return [a for a in params.list("baselines") if a not in CONTROLS]
+
+
+def attribution_tasks(params: Params, ds: str, specs: list[ModelSpec], heads: list[str]) -> list[Task]:
+    """``attribute`` methods for every neural baseline, ``attribute_glm`` for each gLM's explained probe."""
+    common = {"k": int(params.get("attribute_k", 100)), "modisco": bool(params.get("attribute_modisco", True))}
+    inputs = {"dataset": f"datasets/{ds}/dataset.h5"}
+    if params.get("synth"):   # the synthetic benchmark's answer key
+        inputs.update(sites="synth/motif_sites.tsv", motifs="synth/motifs.meme")
+    out = []
+    methods = params.list("attribute")
+    for arch in _neural_baselines(params) if methods else ():
+        out.append(Task(f"attribution/{ds}/{arch}", "attribute", f"attribution/{ds}/{arch}",
+                        deps=[f"baselines/{ds}/{arch}"], inputs={**inputs, "model": f"baselines/{ds}/{arch}"},
+                        args={"dataset": ds, "methods": methods, **common}))
+    glm_methods = params.list("attribute_glm")
+    for spec in specs if glm_methods else ():
+        probe = _explained_probe(spec, params, heads)
+        if probe:
+            out.append(Task(f"attribution/{ds}/{probe}", "attribute", f"attribution/{ds}/{probe}",
+                            deps=[f"probes/{ds}/{probe}"], inputs={**inputs, "model": f"probes/{ds}/{probe}"},
+                            args={"dataset": ds, "methods": glm_methods, **common}))
+    return out
+
+
+def variant_sets(params: Params) -> tuple[str, str, str] | None:
+    """(set name, variants file, genome) of param ``variants`` ('synth' = the synthetic set)."""
+    value = params.get("variants")
+    if not value:
+        return None
+    if value == "synth":
+        if not params.get("synth"):
+            raise UserError("param 'variants' is 'synth' but 'synth' is off", path=params.path,
+                            where="param 'variants'", hint="Set synth: true, or give a variants file")
+        return "synth_variants", "synth/variants.tsv", "synth/variants_genome.fa"
+    if not params.get("variants_genome"):
+        raise UserError("param 'variants' needs 'variants_genome' (the reference FASTA)", path=params.path,
+                        where="param 'variants_genome'")
+    return Path(value).name.split(".")[0], str(value), str(params["variants_genome"])
+
+
+def variant_tasks(params: Params, datasets: list[str], specs: list[ModelSpec], heads: list[str]) -> list[Task]:
+    """Zero-shot scores of every gLM; supervised scores of the models trained on ``variants_dataset``."""
+    found = variant_sets(params)
+    if found is None:
+        return []
+    name, variants, genome = found
+    ds = params.get("variants_dataset") or ("synth_mpra" if params.get("synth") else datasets[0])
+    if ds not in datasets:
+        raise UserError(f"param 'variants_dataset' is {ds!r}, not one of the selected datasets", path=params.path,
+                        where="param 'variants_dataset'", hint=f"Choose one of: {', '.join(datasets)}")
+    inputs = {"variants": variants, "genome": genome}
+    args = {"name": name, "length": params.get("variants_length"),
+            "on_mismatch": params.get("variants_on_mismatch", "drop")}
+    deps = ["synth"] if params.get("synth") else []
+    out = []
+    for spec in specs:
+        if spec.family == "onehot":
+            continue
+        pre = [f"pretrain/{PRETRAINED_ID}"] if spec.id in (PRETRAINED_ID, PRETRAINED_RANDOM_ID) else []
+        out.append(Task(f"variants/{name}/{spec.id}", "variants", f"variants/{name}/{spec.id}", deps=deps + pre,
+                        inputs=inputs, args={**args, "model": spec.id}))
+        probe = _explained_probe(spec, params, heads)
+        if probe:
+            folder = f"variants/{name}/{probe.replace('/', '_')}"
+            out.append(Task(folder, "variants", folder, deps=deps + [f"probes/{ds}/{probe}"],
+                            inputs={**inputs, "trained": f"probes/{ds}/{probe}"}, args=dict(args)))
+    for arch in _neural_baselines(params):
+        out.append(Task(f"variants/{name}/{arch}", "variants", f"variants/{name}/{arch}",
+                        deps=deps + [f"baselines/{ds}/{arch}"],
+                        inputs={**inputs, "trained": f"baselines/{ds}/{arch}"}, args=dict(args)))
+    return out
 
 
 def spec_by_id(params: Params) -> dict[str, ModelSpec]:

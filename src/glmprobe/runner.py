@@ -28,7 +28,7 @@ from glmprobe.params import Params, load_params
 from glmprobe.plan import Task, build_plan, spec_by_id
 from glmprobe.record import RECORD_NAME, now, software_versions
 
-STEPS = ("synth", "prepare", "pretrain", "embed", "probe", "baseline", "track", "report")
+STEPS = ("synth", "prepare", "pretrain", "embed", "probe", "baseline", "attribute", "variants", "track", "report")
 
 
 @dataclass
@@ -115,9 +115,37 @@ def _baseline(ctx: Context, task: Task) -> None:
                   force=ctx.force)
 
 
+def _attribute(ctx: Context, task: Task) -> None:
+    from glmprobe.steps.attribute import attribute_step
+
+    inp, a = task.inputs, task.args
+    files = {k: ctx.outdir / inp[k] if k in inp else None for k in ("sites", "motifs")}
+    attribute_step(ctx.outdir / inp["model"], ctx.outdir / inp["dataset"], ctx.outdir / task.outdir, a["methods"],
+                   k=a["k"], modisco=a["modisco"], seed=int(ctx.params.get("seed", 0)),
+                   device=ctx.tune_options().device, force=ctx.force,
+                   progress=not ctx.quiet and sys.stderr.isatty(), **files)
+
+
+def _results_path(ctx: Context, path: str) -> Path:
+    """A plan input: absolute as given, else under the results folder (e.g. synth/variants.tsv)."""
+    return Path(path) if Path(path).is_absolute() else ctx.outdir / path
+
+
+def _variants(ctx: Context, task: Task) -> None:
+    from glmprobe.steps.variants import variants_step
+    from glmprobe.variants.genome import Policy
+
+    inp, a = task.inputs, task.args
+    model = ({"trained": ctx.outdir / inp["trained"]} if "trained" in inp else {"spec": ctx.specs()[a["model"]]})
+    variants_step([_results_path(ctx, inp["variants"])], _results_path(ctx, inp["genome"]), ctx.outdir / task.outdir, name=a["name"],
+                  length=a.get("length"), policy=Policy(on_mismatch=a.get("on_mismatch", "drop")),
+                  seed=int(ctx.params.get("seed", 0)), device=ctx.params.get("device", "auto"), force=ctx.force,
+                  quiet=ctx.quiet or not sys.stderr.isatty(), **model)
+
+
 EXECUTORS: dict[str, Callable[[Context, Task], None]] = {
     "synth": _synth, "prepare": _prepare, "pretrain": _pretrain, "embed": _embed, "probe": _probe,
-    "baseline": _baseline,
+    "baseline": _baseline, "attribute": _attribute, "variants": _variants,
 }
 
 

@@ -9,13 +9,13 @@ import re
 import pandas as pd
 import pytest
 from click.testing import CliRunner
+from glmprobe_fakes import DATASETS, MODELS, SEEDS, make_results
 from scipy import stats
 
 from glmprobe.cli import cli
+from glmprobe.record import read_record, write_record
 from glmprobe.report import table as T
 from glmprobe.report.build import build_report, format_summary
-from glmprobe.record import read_record, write_record
-from glmprobe_fakes import DATASETS, MODELS, SEEDS, make_results
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,6 @@ import importlib
 
 from glmprobe.errors import UserError
 
-
 # arch -> (module, extra build kwargs, name of its study-settings constant). Modules are
 # imported on use, so a missing one fails with a clear message instead of at import time.
 ARCHS: dict[str, tuple[str, dict, str]] = {
@@ -27,6 +26,9 @@ ARCHS: dict[str, tuple[str, dict, str]] = {
     "dinuc": ("glmprobe.heads.kmer:Dinuc", {}, "study"),
     "dinuc_mlp": ("glmprobe.heads.kmer:DinucMLP", {}, "study"),
 }
+# the simple controls among them: tagged kind=control in records (the report's "control" contestants),
+# not explained by attribution (their counts have no useful gradient)
+CONTROLS = ("kmer", "mononuc", "dinuc", "dinuc_mlp")
 
 
 @dataclasses.dataclass

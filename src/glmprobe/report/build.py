@@ -136,6 +136,10 @@ def build_report(results_dir: str | Path, outdir: str | Path | None = None, *, t
     from glmprobe.report.variants import section as variants_section
     if (variant_effects := variants_section(results_dir, outdir)) is not None:
         sections.append(variant_effects)
+    from glmprobe.report import attribution as A
+    from glmprobe.report import variants as VE
+
+    sections += [s for s in (A.section(results_dir, outdir), VE.section(results_dir, outdir)) if s is not None]
     meta = {"results": str(results_dir.resolve()), "glmprobe": __version__,
             "records": str(df["key"].nunique()), "oracle": str(truth) if truth else "unknown"}
     index = outdir / "index.html"

@@ -28,6 +28,7 @@ class Section:
     table: pd.DataFrame
     figures: list[tuple[str, bytes]] = field(default_factory=list)   # (caption, PNG bytes)
     comparisons: pd.DataFrame | None = None                            # the paired tests stated
+    comparisons_title: str = "Paired comparisons"
 
 
 def _table(df: pd.DataFrame) -> str:
@@ -64,7 +65,7 @@ def render(title: str, sections: list[Section], meta: dict[str, str], notes: lis
         parts.append(f"<h2>{html.escape(s.dataset)}</h2><p class='verdict'>{html.escape(s.verdict)}</p>")
         parts.append(_table(s.table))
         if s.comparisons is not None and not s.comparisons.empty:
-            parts.append("<h3>Paired comparisons</h3>" + _table(s.comparisons))
+            parts.append(f"<h3>{html.escape(s.comparisons_title)}</h3>" + _table(s.comparisons))
         for caption, png in s.figures:
             data = base64.b64encode(png).decode("ascii")
             parts.append(f"<figure><img alt='{html.escape(caption)}' src='data:image/png;base64,{data}'>"

@@ -1,0 +1,84 @@
+"""The report's attribution section: do the models look at the planted motifs?
+
+Read from every ``glmprobe attribute`` record: ground-truth AUROC/AUPRC of |attribution| at
+planted sites (strong sites; weak and chance sites beside them), the motifs modisco-lite +
+TOMTOM recovered, map agreement between methods and models, and the logos of the top
+sequences. The tables are also written as ``attribution.csv`` and ``attribution_agreement.csv``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from glmprobe.record import find_records, read_record
+
+MAX_LOGOS = 2   # per model and method: the report shows the strongest sequences only
+
+
+def _records(results_dir: Path):
+    for path in find_records(results_dir):
+        if "mlartifacts" in path.relative_to(results_dir).parts:
+            continue
+        rec = read_record(path)
+        if rec.get("step") == "attribute":
+            yield path.parent, rec
+
+
+def _fmt(v, lo, hi) -> str:
+    if pd.isna(v):
+        return ""
+    return f"{v:.3f}" if pd.isna(lo) else f"{v:.3f} [{lo:.3f}, {hi:.3f}]"
+
+
+def attribution_table(results_dir: Path) -> tuple[pd.DataFrame, pd.DataFrame, list[tuple[str, bytes]]]:
+    """(per model x method scores, agreement rows, [(caption, logo PNG)])."""
+    rows, agree, logos = [], [], []
+    for folder, rec in _records(Path(results_dir)):
+        tags, metrics, params = rec.get("tags") or {}, rec.get("metrics") or {}, rec.get("params") or {}
+        model = tags.get("model") or folder.name
+        dataset = tags.get("dataset", "")
+        gt_file = folder / (rec.get("artifacts") or {}).get("ground_truth", "ground_truth.csv")
+        gt = pd.read_csv(gt_file) if gt_file.exists() else pd.DataFrame()
+        methods = sorted({k.split("/", 1)[1] for k in metrics if k.startswith(("gt_auroc/", "motifs_recovered/"))})
+        for method in methods:
+            row = {"dataset": dataset, "model": model, "method": method}
+            for cls, label in (("strong", "sites ≥ 0.5"), ("no_effect", "weak sites"), ("chance", "chance sites")):
+                g = gt[(gt.get("method") == method) & (gt.get("class") == cls)] if len(gt) else gt
+                if len(g):
+                    r = g.iloc[0]
+                    row[f"AUROC {label}"] = _fmt(r["auroc"], r.get("auroc_lo"), r.get("auroc_hi"))
+                    if cls == "strong":
+                        row["AUPRC sites ≥ 0.5"] = _fmt(r["auprc"], r.get("auprc_lo"), r.get("auprc_hi"))
+            found = params.get(f"motifs_recovered/{method}", "")
+            row["motifs recovered"] = f"{int(metrics.get(f'motifs_recovered/{method}', 0))}: {found}" if found else "0"
+            rows.append(row)
+            pngs = sorted((folder / "logos").glob(f"top*_{method}.png"))[:MAX_LOGOS]
+            logos += [(f"{dataset} {model} {method}: {p.stem.split('_')[0]} sequence (window around the strongest "
+                       "signal)", p.read_bytes()) for p in pngs]
+        agree_file = folder / (rec.get("artifacts") or {}).get("agreement", "agreement.csv")
+        if agree_file.exists():
+            a = pd.read_csv(agree_file)
+            a.insert(0, "dataset", dataset)
+            agree.append(a)
+    agreement = pd.concat(agree, ignore_index=True) if agree else pd.DataFrame()
+    return pd.DataFrame(rows), agreement, logos
+
+
+def section(results_dir: Path, outdir: Path):
+    """(Section or None): the attribution section; writes its tables beside results.csv."""
+    from glmprobe.atomic import atomic_path
+    from glmprobe.report.html import Section
+
+    table, agreement, logos = attribution_table(Path(results_dir))
+    if table.empty:
+        return None
+    for name, df in (("attribution.csv", table), ("attribution_agreement.csv", agreement)):
+        with atomic_path(Path(outdir) / name) as tmp:
+            df.to_csv(tmp, index=False)
+    text = ("Attribution maps scored against the planted motif sites (AUROC of |attribution| at the positions of "
+            "sites with affinity ≥ 0.5, 95% bootstrap CI over sequences; weak and chance sites for reference) and "
+            "the motifs that modisco-lite + TOMTOM recovered from them (q < 0.05).")
+    cmp = agreement.drop(columns=[c for c in agreement.columns if c.endswith("_ci")]) if len(agreement) else None
+    return Section("Attribution", text, table, logos, cmp, "Agreement between maps (per-sequence |attribution|)")

@@ -1,0 +1,48 @@
+"""The report's attribution section: ground-truth scores, recovered motifs, agreement and logos."""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from glmprobe.record import make_record, write_record  # noqa: E402
+from glmprobe.report.attribution import attribution_table, section  # noqa: E402
+
+
+def _fake(folder):
+    (folder / "logos").mkdir(parents=True)
+    fig = plt.figure(figsize=(1, 1))
+    for i in (1, 2, 3):
+        fig.savefig(folder / "logos" / f"top{i}_gxi.png")
+    plt.close(fig)
+    pd.DataFrame([{"method": "gxi", "class": c, "auroc": a, "auprc": 0.3, "auroc_lo": a - 0.02, "auroc_hi": a + 0.02,
+                   "auprc_lo": 0.25, "auprc_hi": 0.35} for c, a in (("strong", 0.93), ("no_effect", 0.6),
+                                                                 ("chance", 0.51))]).to_csv(
+        folder / "ground_truth.csv", index=False)
+    pd.DataFrame([{"model_a": "cnn", "method_a": "gxi", "model_b": "cnn", "method_b": "ism", "pearson": 0.8,
+                   "pearson_ci": "", "n_seq": 10}]).to_csv(folder / "agreement.csv", index=False)
+    write_record(folder, make_record(
+        "attribute", "attribution/d/cnn", tags={"dataset": "d", "model": "cnn"},
+        metrics={"gt_auroc/gxi": 0.93, "motifs_recovered/gxi": 2},
+        params={"motifs_recovered/gxi": "GATA1,SPI1"},
+        artifacts={"ground_truth": "ground_truth.csv", "agreement": "agreement.csv", "logos": "logos"}))
+
+
+def test_section_lists_scores_motifs_agreement_and_top_logos(tmp_path):
+    _fake(tmp_path / "attribution" / "d" / "cnn")
+    table, agreement, logos = attribution_table(tmp_path)
+    row = table.iloc[0]
+    assert (row["dataset"], row["model"], row["method"]) == ("d", "cnn", "gxi")
+    assert row["AUROC sites ≥ 0.5"] == "0.930 [0.910, 0.950]" and row["AUROC chance sites"].startswith("0.510")
+    assert row["motifs recovered"] == "2: GATA1,SPI1"
+    assert len(agreement) == 1 and agreement.iloc[0]["pearson"] == 0.8
+    assert len(logos) == 2 and logos[0][1][:4] == b"\x89PNG"      # the top two sequences only
+    sec = section(tmp_path, tmp_path / "report")
+    assert sec.dataset == "Attribution" and (tmp_path / "report" / "attribution.csv").exists()
+
+
+def test_no_attribution_records_no_section(tmp_path):
+    assert section(tmp_path, tmp_path / "report") is None
