@@ -133,9 +133,6 @@ def build_report(results_dir: str | Path, outdir: str | Path | None = None, *, t
         table = summary[summary.dataset == ds].drop(columns=["dataset"])
         cmp_ds = table_cmp[table_cmp.dataset == ds].drop(columns=["dataset"]) if len(table_cmp) else None
         sections.append(Section(ds, verdicts[ds], table, figs, cmp_ds))
-    from glmprobe.report.variants import section as variants_section
-    if (variant_effects := variants_section(results_dir, outdir)) is not None:
-        sections.append(variant_effects)
     from glmprobe.report import attribution as A
     from glmprobe.report import variants as VE
 
