@@ -77,16 +77,18 @@ class Registry:
                 self.mark_unavailable(module.rsplit(".", 1)[-1], f"{type(exc).__name__}: {exc}")
 
     # ------------------------------------------------------------------ lookup
-    def get(self, name: str) -> Entry:
+    def get(self, name: str, *, where: str | None = None) -> Entry:
+        """The entry for ``name``; ``where`` (e.g. the sheet row asking) overrides the registry's."""
         self._load()
         if name in self._entries:
             return self._entries[name]
+        where = where or self.where
         if name in self._unavailable:
             raise UserError(f"{self.kind} {name!r} is not available in this installation: "
-                            f"{self._unavailable[name]}", where=self.where)
+                            f"{self._unavailable[name]}", where=where)
         close = difflib.get_close_matches(name, list(self._entries), n=1)
         hint = f"Did you mean {close[0]!r}? " if close else ""
-        raise UserError(f"unknown {self.kind} {name!r}", where=self.where,
+        raise UserError(f"unknown {self.kind} {name!r}", where=where,
                         hint=f"{hint}Use one of: {', '.join(self.names())}.")
 
     def __getitem__(self, name: str) -> Entry:

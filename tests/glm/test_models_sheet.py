@@ -66,11 +66,11 @@ def test_non_utf8_models_sheet_is_a_one_line_error(tmp_path):
 def test_bundled_hub_models_sheet_parses_and_opts_in_to_remote_code_where_needed():
     from pathlib import Path
 
-    from glmprobe.glm.adapter import ADAPTERS, get_adapter
+    from glmprobe.glm.adapter import adapter_class, get_adapter
     from glmprobe.glm.models_sheet import read_models_sheet
 
     specs = read_models_sheet(Path(__file__).parents[2] / "assets" / "hub_models.csv")
     assert {s.family for s in specs} >= {"nt", "dnabert2", "hyenadna", "caduceus", "gpn", "gena", "dnabert"}
     for spec in specs:  # get_adapter refuses remote-code families without the opt-in
         get_adapter(spec)
-        assert spec.trust_remote_code or not ADAPTERS[spec.family].requires_remote_code
+        assert spec.trust_remote_code or not adapter_class(spec.family).requires_remote_code

@@ -18,13 +18,18 @@ from __future__ import annotations
 import abc
 import hashlib
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import ClassVar, Sequence
+from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 
 from glmprobe.errors import UserError
+from glmprobe.registry import Registry
+
+if TYPE_CHECKING:
+    import torch
 
 POOLINGS = ("cls", "mean", "tokens")
 
@@ -52,8 +57,8 @@ class ModelSpec:
 class TokenBatch:
     """Tokenized sequences, right-padded to a common length T."""
 
-    input_ids: "torch.Tensor"        # (B, T) long
-    attention_mask: "torch.Tensor"   # (B, T) long, 1 = real token (specials included)
+    input_ids: torch.Tensor        # (B, T) long
+    attention_mask: torch.Tensor   # (B, T) long, 1 = real token (specials included)
     special_mask: np.ndarray         # (B, T) bool, True for CLS/SEP/BOS/EOS/PAD: excluded from the mean
     spans: np.ndarray                # (B, T, 2) int32 nucleotide [start, end) per token, -1 for specials/pad
     lengths: np.ndarray              # (B,) int number of non-pad tokens
@@ -99,7 +104,7 @@ class Adapter(abc.ABC):
         """Tokenize uppercase A/C/G/T/N sequences. Must raise UserError if a base maps to UNK."""
 
     @abc.abstractmethod
-    def hidden_states(self, batch: TokenBatch, layers: Sequence[int]) -> dict[int, "torch.Tensor"]:
+    def hidden_states(self, batch: TokenBatch, layers: Sequence[int]) -> dict[int, torch.Tensor]:
         """One forward pass -> {absolute layer: (B, T, D) float32 tensor} for every requested layer."""
 
     def count_tokens(self, seqs: Sequence[str]) -> np.ndarray:
@@ -139,21 +144,25 @@ class Adapter(abc.ABC):
         return sorted(set(out))
 
 
-ADAPTERS: dict[str, type[Adapter]] = {}
+# Every family module in glmprobe.glm.adapters registers its class here on import; a module whose
+# optional dependency is missing is recorded as unavailable, with the import error as the reason.
+FAMILY_MODULES = ("onehot", "hf", "nt", "dnabert2", "hyenadna", "caduceus", "gpn", "gena", "dnabert")
+FAMILIES = Registry("model family", where="models sheet",
+                    modules=tuple(f"glmprobe.glm.adapters.{m}" for m in FAMILY_MODULES))
 
 
 def register(cls: type[Adapter]) -> type[Adapter]:
-    ADAPTERS[cls.family] = cls
-    return cls
+    """Class decorator: register an adapter under its ``family``."""
+    return FAMILIES.register(cls.family, cls)
+
+
+def adapter_class(family: str, *, where: str | None = None) -> type[Adapter]:
+    """The adapter class of ``family``; unknown or unavailable families raise a UserError naming why."""
+    return FAMILIES.get(family, where=where).obj
 
 
 def get_adapter(spec: ModelSpec, device: str = "cpu") -> Adapter:
-    from glmprobe.glm import adapters  # noqa: F401  (imports every family module, filling ADAPTERS)
-
-    if spec.family not in ADAPTERS:
-        raise UserError(f"unknown model family {spec.family!r} for model '{spec.id}'; "
-                        f"known families: {', '.join(sorted(ADAPTERS))}")
-    cls = ADAPTERS[spec.family]
+    cls = adapter_class(spec.family, where=f"model '{spec.id}'")
     if cls.requires_remote_code and not spec.trust_remote_code:
         raise UserError(f"model '{spec.id}' (family {spec.family}) runs code from its repository; "
                         "set trust_remote_code=true in its models-sheet row to allow it "
@@ -167,7 +176,7 @@ RANDOM_INIT_SEED = 0
 _INIT_STREAM = int.from_bytes(hashlib.sha256(f"glmprobe.random_init:{RANDOM_INIT_SEED}".encode()).digest()[:8], "big")
 
 
-def reinitialize(model: "torch.nn.Module", seed: int = RANDOM_INIT_SEED) -> "torch.nn.Module":
+def reinitialize(model: torch.nn.Module, seed: int = RANDOM_INIT_SEED) -> torch.nn.Module:
     """Re-initialise EVERY parameter in place, seeded: the study's "randbert" control for any family.
 
     The values are those of a freshly constructed model of the same class and config (its
@@ -200,7 +209,7 @@ def reinitialize(model: "torch.nn.Module", seed: int = RANDOM_INIT_SEED) -> "tor
     return model
 
 
-def parameter_digests(model: "torch.nn.Module") -> dict[str, str]:
+def parameter_digests(model: torch.nn.Module) -> dict[str, str]:
     """{name: digest of the bytes} for every floating-point parameter (tied ones once)."""
     import torch
 
@@ -212,7 +221,7 @@ def parameter_digests(model: "torch.nn.Module") -> dict[str, str]:
     return out
 
 
-def check_reinitialized(model: "torch.nn.Module", pretrained: dict[str, str] | None, model_id: str) -> None:
+def check_reinitialized(model: torch.nn.Module, pretrained: dict[str, str] | None, model_id: str) -> None:
     """Refuse a random-init control that kept any pre-trained floating-point parameter (one still
     bit-identical to the loaded checkpoint), except untrained constant tensors (see below)."""
     if pretrained is None:

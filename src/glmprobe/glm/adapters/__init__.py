@@ -1,18 +1,6 @@
-"""Family adapters. Importing this package registers every family in ADAPTERS.
+"""Family adapters, one module per family.
 
-Each family lives in its own module; add a new family by adding a module here
-and importing it below.
+Each module registers its class with :func:`glmprobe.glm.adapter.register`; the registry
+(:data:`glmprobe.glm.adapter.FAMILIES`) imports the modules listed in ``FAMILY_MODULES`` on
+first lookup. Add a family by writing a module here and adding its name to that tuple.
 """
-
-import importlib
-import logging
-
-_FAMILIES = ("onehot", "hf", "nt", "dnabert2", "hyenadna", "caduceus", "gpn", "gena", "dnabert")
-
-for _name in _FAMILIES:
-    try:
-        importlib.import_module(f"{__name__}.{_name}")
-    except ModuleNotFoundError as exc:  # module not written yet / optional dependency missing
-        if exc.name and exc.name.startswith(__name__):
-            continue
-        logging.getLogger(__name__).debug("family %s unavailable: %s", _name, exc)
