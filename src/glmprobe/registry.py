@@ -33,11 +33,13 @@ class Entry:
     obj: Any
     meta: dict = field(default_factory=dict)
 
-    def __getattr__(self, item):  # entry.poolings reads meta["poolings"]
+    def __getattr__(self, item):  # entry.poolings reads meta["poolings"], else the object's own attribute
+        if item.startswith("__"):     # copy/pickle probes: never forward dunders
+            raise AttributeError(item)
         try:
             return self.meta[item]
         except KeyError:
-            raise AttributeError(item) from None
+            return getattr(self.obj, item)
 
 
 class Registry:

@@ -2,19 +2,21 @@
 
 ``linear`` and ``mlp`` read one pooled vector per sequence (``cls``/``mean``); ``token_cnn``
 and ``chip_cnn`` read the per-token matrix (``tokens``), fed channels-first (N, D, T).
-Adding a head is one module with ``build``/``space``/``STUDY`` plus one line here.
+Adding a head is one module with ``build``/``space``/``STUDY`` plus one ``_head(...)`` line here;
+:data:`HEADS` (a :class:`glmprobe.registry.Registry`) is what the CLI choices, the plan and the
+schema test read.
 """
 
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import ModuleType
-from typing import Callable
 
 from torch import nn
 
-from glmprobe.errors import UserError
+from glmprobe.registry import Registry
 
 POOLED, TOKENS = ("cls", "mean"), ("tokens",)
 
@@ -43,24 +45,27 @@ class HeadSpec:
         return lambda hp: mod.build(features, n_targets, hp, **self.options)
 
 
-HEADS: dict[str, HeadSpec] = {
-    "linear": HeadSpec("linear", "glmprobe.heads.linear", POOLED),
-    "mlp": HeadSpec("mlp", "glmprobe.heads.mlp", POOLED),
-    "token_cnn": HeadSpec("token_cnn", "glmprobe.heads.rep_cnn", TOKENS),
-    # bug §8.3: the 1x1 reduction prefix on EVERY embedding input, not only NT's
-    "chip_cnn": HeadSpec("chip_cnn", "glmprobe.heads.chip_cnn", TOKENS, {"reduce": True}),
-    # segmented datasets (splicing): one tower per segment's tokens, the study's mtsplice_embed_model
-    "two_tower": HeadSpec("two_tower", "glmprobe.heads.two_tower", TOKENS, {"reduce": True}),
-}
+HEADS = Registry("probe head", where="--head")
+
+
+def _head(name: str, module: str, poolings: tuple[str, ...], **options) -> None:
+    HEADS.register(name, HeadSpec(name, module, poolings, options), poolings=poolings, options=options,
+                   tokens=poolings == TOKENS)
+
+
+_head("linear", "glmprobe.heads.linear", POOLED)
+_head("mlp", "glmprobe.heads.mlp", POOLED)
+_head("token_cnn", "glmprobe.heads.rep_cnn", TOKENS)
+# bug §8.3: the 1x1 reduction prefix on EVERY embedding input, not only NT's
+_head("chip_cnn", "glmprobe.heads.chip_cnn", TOKENS, reduce=True)
+# segmented datasets (splicing): one tower per segment's tokens, the study's mtsplice_embed_model
+_head("two_tower", "glmprobe.heads.two_tower", TOKENS, reduce=True)
 
 
 def get_head(name: str) -> HeadSpec:
-    try:
-        return HEADS[name]
-    except KeyError:
-        raise UserError(f"unknown probe head {name!r}; use one of {', '.join(HEADS)}", where="--head") from None
+    return HEADS.get(name).obj
 
 
 def fits(head: str, pooling: str) -> bool:
     """Whether ``head`` can read embeddings pooled as ``pooling``."""
-    return pooling in get_head(head).poolings
+    return pooling in HEADS.get(head).poolings
