@@ -68,6 +68,17 @@ def create_store(path: Path, *, ids: np.ndarray, split: np.ndarray, layers: Sequ
                 _dense(h5, tokens_name(layer), (n, max_tokens, hidden), dtype)
             _dense(h5, "tokens/lengths", (n,), np.int32)
             _dense(h5, "tokens/spans", (n, max_tokens, 2), np.int32)
+    reserve(path)
+
+
+def reserve(path: Path) -> None:
+    """Claim the disk blocks of the (sparse) file now: a full disk fails here with ENOSPC,
+    before any work, instead of killing the process with SIGBUS in a later memmap write."""
+    fd = os.open(path, os.O_RDWR)
+    try:
+        os.posix_fallocate(fd, 0, os.fstat(fd).st_size)
+    finally:
+        os.close(fd)
 
 
 def _layout(path: Path) -> dict[str, tuple[int, tuple, np.dtype]]:

@@ -28,6 +28,7 @@ from glmprobe.data.ingest import DATASET_NAME
 from glmprobe.data.leakage import ACTIONS
 from glmprobe.data.readers import open_reader
 from glmprobe.data.sheet import DatasetRow, read_sheet, select_rows
+from glmprobe.diskfull import refuse_when_full
 from glmprobe.errors import UserError
 from glmprobe.steps.skeleton import Task
 
@@ -94,7 +95,8 @@ def prepare_row(row: DatasetRow, outdir: Path, on_leakage: str = "warn", force: 
     if task.up_to_date(force):
         return task.folder / DATASET_NAME
     checked = ingest.check(row, reader, on_leakage, progress)
-    with task.writing() as tmp:
+    with refuse_when_full(task.folder / DATASET_NAME, "the dataset", lambda: "it prepares the row again"), \
+            task.writing() as tmp:
         checksum, more = ingest.write(tmp / DATASET_NAME, reader, row, checked, sources, on_leakage, progress)
         warnings = checked.warnings + more
         for msg in warnings:
