@@ -15,7 +15,7 @@ process GLMPROBE_BASELINE {
 
     script:
     def args = task.ext.args ?: ''
-    // --outdir is the results root: glmprobe baseline writes baselines/<dataset>/<arch>/ under it.
+    // --outdir is the results root: the baseline step writes baselines/<dataset>/<arch>/ under it.
     """
     export GLMPROBE_PIPELINE_VERSION=${workflow.manifest.version}
     glmprobe baseline \\
