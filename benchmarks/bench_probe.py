@@ -61,7 +61,7 @@ def bench_ridge(n: int, d: int, n_valid: int, repeats: int) -> None:
 
 def make_store(root: Path, n: int, tokens: int, hidden: int) -> tuple[Path, Path]:
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "probes"))
-    from conftest import make_inputs   # the tests' hand-built store writer (docs/CONTRACTS.md layout)
+    from conftest import make_inputs  # the tests' hand-built store writer (docs/CONTRACTS.md layout)
 
     return make_inputs(root, n=n, layers=(1,), poolings=("tokens",), hidden=hidden, tokens=tokens)
 
@@ -70,9 +70,8 @@ def child(store: str, reader: str) -> None:
     """One epoch of rep_cnn on the store's train split, then predictions on valid/test; print peak RSS."""
     import torch
 
-    from glmprobe.glm.store import EmbeddingStore
+    from glmprobe.glm.store import EmbeddingStore, StoreRows
     from glmprobe.heads import rep_cnn
-    from glmprobe.glm.store import StoreRows
     from glmprobe.train.data import Arrays, Feeder
     from glmprobe.train.fit import FitConfig, fit, predict
 

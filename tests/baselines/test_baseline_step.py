@@ -10,8 +10,8 @@ import pytest
 
 from glmprobe.cli import main
 from glmprobe.data.dataset import Dataset, write_dataset
-from glmprobe.steps.baseline import baseline_step
 from glmprobe.record import read_record
+from glmprobe.steps.baseline import baseline_step
 from glmprobe.train.tune import TuneOptions
 
 MOTIF = "GATAAG"

@@ -19,10 +19,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from glmprobe_fakes import make_results
 
 from glmprobe.report.build import build_report
 from glmprobe.tracking.mlflow_writer import default_tracking_uri, track
-from glmprobe_fakes import make_results
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 ARTIFACTS = Path(__file__).parent / "artifacts"

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
-from glmprobe.data.leakage import K, WINDOW, LeakageIndex, _CODE, _kmers, _overlapping, minimizers
 from tests.data.conftest import random_seqs
+
+from glmprobe.data.leakage import _CODE, WINDOW, K, LeakageIndex, _kmers, _overlapping, minimizers
 
 _RC = str.maketrans("ACGT", "TGCA")
 

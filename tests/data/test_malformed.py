@@ -8,9 +8,9 @@ import logging
 import h5py
 import numpy as np
 import pytest
+from tests.data.conftest import random_seqs, write_genome, write_h5, write_sheet, write_table
 
 from glmprobe.record import read_record
-from tests.data.conftest import random_seqs, write_genome, write_h5, write_sheet, write_table
 
 
 def _table(tmp, text, **row):

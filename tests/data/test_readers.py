@@ -8,11 +8,11 @@ import h5py
 import numpy as np
 import pandas as pd
 import pytest
+from tests.data.conftest import random_seqs, write_genome, write_h5, write_sheet, write_table
 
 from glmprobe.data.dataset import read_dataset
 from glmprobe.data.onehot import encode, reverse_complement
 from glmprobe.steps.prepare import prepare_rows
-from tests.data.conftest import random_seqs, write_genome, write_h5, write_sheet, write_table
 
 
 def _prepare(tmp, row, **kw):
@@ -150,7 +150,7 @@ def test_lentimpra_processed_and_fold_files(tmp_path):
 
 
 def test_onehot_round_trip_of_written_sequences(tmp_path):
-    groups = write_h5(tmp_path / "x.h5", "binary")
+    write_h5(tmp_path / "x.h5", "binary")
     ds = _prepare(tmp_path, {"format": "chip_h5", "path": "x.h5"})
     with h5py.File(tmp_path / "x.h5") as h5:
         np.testing.assert_array_equal(encode(list(ds.sequences[:20]), 30), h5["x_train"][:].transpose(0, 2, 1))

@@ -9,10 +9,9 @@ import numpy as np
 import pytest
 
 from glmprobe.glm.adapter import ModelSpec
-from glmprobe.steps.embed import embed_step
 from glmprobe.glm.store import EmbeddingStore
 from glmprobe.record import read_record
-
+from glmprobe.steps.embed import embed_step
 
 
 def run_cli(*args):

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from glmprobe_fakes import _write_task
 
 from glmprobe import runner
 from glmprobe.cli import cli
 from glmprobe.record import make_record, read_record, write_record
-from glmprobe_fakes import _write_task
 
 SHEET = "id,format,path,task,split,target_cols\nd1,table,d1.tsv,regression,column,y\n"
 MODELS = "id,source,family,layers,pooling\nonehot,onehot,onehot,all,mean;tokens\n"

@@ -12,9 +12,9 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+from tests.splicing.conftest import embed_splicing, glmprobe_cli
 
 from glmprobe.data.dataset import read_dataset
-from tests.splicing.conftest import embed_splicing, glmprobe_cli
 
 FAST = ["--trials", "1", "--replicates", "1", "--max-epochs", "2", "--fixed", '{"batch_size": 16}', "--device",
         "cpu", "--quiet"]

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import numpy as np
+from tests.splicing.conftest import embed_splicing
 
 from glmprobe.data.dataset import read_dataset
 from glmprobe.glm.store import EmbeddingStore
-from tests.splicing.conftest import embed_splicing
 
 
 def test_splicing_embeds_each_half_alone(tmp_path, splicing_dataset, tiny_nt):

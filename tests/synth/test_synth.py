@@ -219,13 +219,13 @@ def test_all_kmers_helper_matches_naive():
     X = _kmer_counts(seqs, 2)
     kmers = ["".join(p) for p in itertools.product("ACGT", repeat=2)]
     naive = np.array([[sum(s[i:i + 2] == k for i in range(len(s) - 1)) for k in kmers] for s in seqs])
-    assert (X == naive).all()
+    assert (naive == X).all()
 
 
 def test_prepare_reads_the_sheet(synth_dir, tmp_path):
     """The sheet is ready for `glmprobe prepare` (skipped while that step is absent)."""
-    from glmprobe.steps import prepare
     from glmprobe.data.dataset import read_dataset
+    from glmprobe.steps import prepare
 
     paths = prepare.prepare_rows(synth_dir / "datasets.csv", tmp_path)
     got = {p.parent.name: read_dataset(p) for p in paths}

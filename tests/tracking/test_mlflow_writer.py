@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from glmprobe_fakes import make_results
 
 from glmprobe.cli import cli
-from glmprobe.tracking import mlflow_writer as mw
 from glmprobe.record import find_records, read_record, write_record
-from glmprobe_fakes import make_results
+from glmprobe.tracking import mlflow_writer as mw
 
 SMALL = {"models": {"tiny": ("hf-mlm", False, [1, 2]), "onehot": ("onehot", False, [0])},
          "datasets": {"ds_reg": ("regression", ["a", "b"], "pearson")}, "baselines": ("cnn",)}

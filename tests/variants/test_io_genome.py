@@ -5,13 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from variant_inputs import CHR1, CHR2, VCF_HEADER, other
 
 from glmprobe.errors import UserError
 from glmprobe.variants.genome import Genome, Policy, check_variants
 from glmprobe.variants.io import detect_format, read_variants
 from glmprobe.variants.windows import centre, iter_chunks
-
-from variant_inputs import CHR1, CHR2, VCF_HEADER, other
 
 
 def test_cagi5_release_and_challenge_merged(cagi5_files, genome):

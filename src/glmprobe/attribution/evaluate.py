@@ -21,8 +21,8 @@ Spearman r of |attribution| (as the study reported) and the overlap of their top
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 import pandas as pd
@@ -145,8 +145,9 @@ def ground_truth(scores: np.ndarray, masks: dict[str, np.ndarray], *, n_boot: in
         boots = np.asarray(boots)
         per_seq = [roc_auc_score(np.r_[np.ones(pos[i].sum()), np.zeros(neg[i].sum())],
                                  np.r_[a[i][pos[i]], a[i][neg[i]]]) for i in has if neg[i].any()]
-        ci = lambda col: [float(np.nanpercentile(boots[:, col], 2.5)), float(np.nanpercentile(boots[:, col], 97.5))]
-        out[cls] = {"auroc": auroc, "auprc": auprc, "auroc_ci": ci(0), "auprc_ci": ci(1),
+        lo, hi = np.nanpercentile(boots, [2.5, 97.5], axis=0)
+        out[cls] = {"auroc": auroc, "auprc": auprc, "auroc_ci": [float(lo[0]), float(hi[0])],
+                    "auprc_ci": [float(lo[1]), float(hi[1])],
                     "auroc_per_seq": float(np.mean(per_seq)) if per_seq else np.nan,
                     "prevalence": float(pos.sum() / (pos.sum() + neg.sum())),
                     "n_pos": int(pos.sum()), "n_seq": int(has.size)}

@@ -11,7 +11,7 @@ sequences -> (N,) outputs, so one-hot models and gLM probes are analysed alike.
 
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 from scipy import stats

@@ -15,7 +15,7 @@ specials, CLS at the tokenizer's position, reverse-complement averaging).
 from __future__ import annotations
 
 import sys
-from typing import Iterator, Sequence
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 import torch

@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import importlib
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
@@ -35,8 +35,8 @@ class Trained:
     name: str                      # model id for tables: the arch, or "<gLM>/L<layer>/<pooling>-<head>"
     length: int | None             # one-hot input length (None for gLM probes: any length the gLM takes)
     dataset_checksum: str
-    module: "object" = None        # torch module: one-hot (N, 4, L) -> (N, T), or the probe head
-    glm: "GLMChain | None" = None  # for gLM probes: the tokenizer -> gLM -> pooling part
+    module: object = None        # torch module: one-hot (N, 4, L) -> (N, T), or the probe head
+    glm: GLMChain | None = None  # for gLM probes: the tokenizer -> gLM -> pooling part
     seed: int = 0
     extra: dict = field(default_factory=dict)
 
@@ -45,7 +45,7 @@ class Trained:
 class GLMChain:
     """What turns sequences into the head's input, exactly as ``glmprobe embed`` stored it."""
 
-    adapter: "object"
+    adapter: object
     layer: int
     pooling: str                   # cls | mean | tokens
     max_tokens: int                # stored token width T (token heads read a fixed (D, T))

@@ -24,8 +24,8 @@ study) or the sum over targets (``target=None``): every planted motif drives the
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import numpy as np
 import torch

@@ -25,7 +25,7 @@ Log-likelihood ratios, (N, 4, L), one per substitution:
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import torch

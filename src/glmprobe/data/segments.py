@@ -16,7 +16,7 @@ junction: each half is embedded separately and each has its own tower. So:
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 

@@ -15,8 +15,8 @@ change embeddings keeps every store valid.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from glmprobe.atomic import sha256_file
 from glmprobe.glm.adapter import RANDOM_INIT_SEED, ModelSpec

@@ -22,11 +22,28 @@ from glmprobe.data.dataset import DatasetFile
 from glmprobe.errors import UserError
 from glmprobe.glm.adapter import Adapter, ModelSpec
 from glmprobe.glm.cache import key_fields, model_identity
-from glmprobe.glm.extract import (Chunk, ChunkDone, Extractor, TokenPlan, TokenRows, context_limit, plan_tokens,
-                                  resolve_precision)
+from glmprobe.glm.extract import (
+    Chunk,
+    ChunkDone,
+    Extractor,
+    TokenPlan,
+    TokenRows,
+    context_limit,
+    plan_tokens,
+    resolve_precision,
+)
 from glmprobe.glm.pipeline import Behind
-from glmprobe.glm.store import (MANIFEST_NAME, PROGRESS_NAME, STORE_NAME, RowWriter, create_store, pooled_name,
-                                read_json, tokens_name, write_json)
+from glmprobe.glm.store import (
+    MANIFEST_NAME,
+    PROGRESS_NAME,
+    STORE_NAME,
+    RowWriter,
+    create_store,
+    pooled_name,
+    read_json,
+    tokens_name,
+    write_json,
+)
 from glmprobe.progress import bar
 
 log = logging.getLogger(__name__)

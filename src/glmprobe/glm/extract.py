@@ -20,9 +20,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass, field, replace
-from typing import Iterable, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -30,6 +31,9 @@ from glmprobe.data.onehot import reverse_complement
 from glmprobe.errors import UserError
 from glmprobe.glm.adapter import Adapter, TokenBatch
 from glmprobe.glm.pipeline import Ahead
+
+if TYPE_CHECKING:   # torch is imported lazily at run time
+    import torch
 
 Window = tuple[int, int]
 
@@ -244,13 +248,13 @@ class ChunkResult:
 class _Prepared:
     """One batch, tokenised (both strands if asked) ahead of its forward pass."""
 
-    state: "_ChunkState"
+    state: _ChunkState
     units: np.ndarray                 # unit indices into the chunk's unit table
     batch: TokenBatch
-    keep: "torch.Tensor"              # (B, T) bool: content tokens (the mean's weights)
+    keep: torch.Tensor              # (B, T) bool: content tokens (the mean's weights)
     rc: TokenBatch | None = None
-    rc_keep: "torch.Tensor | None" = None
-    rc_index: "torch.Tensor | None" = None  # (B, T) forward token -> RC token (per-token RC averaging)
+    rc_keep: torch.Tensor | None = None
+    rc_index: torch.Tensor | None = None  # (B, T) forward token -> RC token (per-token RC averaging)
 
 
 @dataclass
@@ -325,7 +329,7 @@ class Extractor:
                              for layer in self.layers for kind in self.pooled_kinds}, np.zeros(k, np.float64))
         return state, [order[a:a + self.batch_size] for a in range(0, len(order), self.batch_size)]
 
-    def _tokenize(self, texts: list[str]) -> tuple[TokenBatch, "torch.Tensor"]:
+    def _tokenize(self, texts: list[str]) -> tuple[TokenBatch, torch.Tensor]:
         import torch
 
         batch = self.adapter.tokenize(texts)

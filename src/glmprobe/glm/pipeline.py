@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import queue
 import threading
-from typing import Any, Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
 
 _END = object()
 
@@ -71,7 +72,7 @@ class Ahead:
             self._stop.set()
             self._thread.join()
 
-    def __enter__(self) -> "Ahead":
+    def __enter__(self) -> Ahead:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -124,7 +125,7 @@ class Behind:
             self._thread.join()
         self._raise()
 
-    def __enter__(self) -> "Behind":
+    def __enter__(self) -> Behind:
         return self
 
     def __exit__(self, exc_type, *exc) -> None:

@@ -22,7 +22,8 @@ from torch import nn
 from glmprobe.heads.augment import with_rc
 from glmprobe.heads.layers import batch_norm, dropout, glorot_init_, he_uniform_, scaled
 from glmprobe.heads.rep_cnn import pool_plan
-from glmprobe.train.tune import STUDY_ONEHOT as LOOPS, onehot_space, shared_space
+from glmprobe.train.tune import STUDY_ONEHOT as LOOPS
+from glmprobe.train.tune import onehot_space, shared_space
 
 REDUCE_DIM = 512   # NT_CNN.py's 1x1 reduction width (not searched)
 

@@ -15,7 +15,7 @@ k-mer sweep, so ``kmer`` then uses k = 4.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd

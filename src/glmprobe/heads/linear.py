@@ -28,7 +28,7 @@ from __future__ import annotations
 import math
 import sys
 import warnings
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
@@ -37,8 +37,8 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from glmprobe.train.data import Arrays
 from glmprobe.errors import UserError
+from glmprobe.train.data import Arrays
 from glmprobe.train.tune import Replicate, TuneOptions, TuneResult, with_study
 
 ALPHAS = np.logspace(-4, 4, 25)

@@ -15,7 +15,8 @@ import torch
 from torch import nn
 
 from glmprobe.heads.layers import batch_norm, dropout, scaled
-from glmprobe.train.tune import STUDY_FIT, STUDY_ONEHOT as LOOPS, shared_space
+from glmprobe.train.tune import STUDY_FIT, shared_space
+from glmprobe.train.tune import STUDY_ONEHOT as LOOPS
 
 INIT_STD = 0.005   # Keras RandomNormal(0, 0.005) of rep_mlp / rep_cnn
 

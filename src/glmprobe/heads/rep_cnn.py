@@ -19,7 +19,8 @@ from torch import nn
 from glmprobe.heads.augment import with_rc
 from glmprobe.heads.layers import Exp, batch_norm, dropout, scaled
 from glmprobe.heads.mlp import DenseTail, init_normal_
-from glmprobe.train.tune import STUDY_FIT, STUDY_ONEHOT as ONEHOT_LOOPS, onehot_space, shared_space
+from glmprobe.train.tune import STUDY_FIT, onehot_space, shared_space
+from glmprobe.train.tune import STUDY_ONEHOT as ONEHOT_LOOPS
 
 REDUCE_DIM = 196   # the 1x1 reduction width of NT_layer_probe.py and of the one-hot CNN (not searched)
 REDUCE_DIM_OTHERS = 128   # lentiMPRA/representation_perf.ipynb: GPN, DNABERT-2, HyenaDNA, randbert, Sei

@@ -15,8 +15,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from glmprobe.heads.layers import batch_norm, conv, dropout, glorot_init_, require_length, scaled
 from glmprobe.heads.augment import with_rc
+from glmprobe.heads.layers import batch_norm, conv, dropout, glorot_init_, require_length, scaled
 from glmprobe.train.tune import STUDY_ONEHOT, onehot_space
 
 

@@ -25,8 +25,8 @@ import hashlib
 import itertools
 import logging
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import click
 import numpy as np

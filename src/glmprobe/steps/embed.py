@@ -15,9 +15,9 @@ import os
 import shutil
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import asdict, replace
 from pathlib import Path
-from typing import Sequence
 
 import click
 
@@ -27,8 +27,17 @@ from glmprobe.device import resolve_device
 from glmprobe.diskfull import refuse_when_full
 from glmprobe.errors import UserError
 from glmprobe.glm.adapter import POOLINGS, ModelSpec
-from glmprobe.glm.embed import (CHUNK_ROWS, EmbedJob, check_resume, close_store, count_tokens, embed_chunks,
-                                open_job, open_store, work_dir)
+from glmprobe.glm.embed import (
+    CHUNK_ROWS,
+    EmbedJob,
+    check_resume,
+    close_store,
+    count_tokens,
+    embed_chunks,
+    open_job,
+    open_store,
+    work_dir,
+)
 from glmprobe.glm.extract import PRECISIONS, Extractor
 from glmprobe.glm.store import MANIFEST_NAME, PROGRESS_NAME, STORE_NAME, merge_stores, read_json, write_json
 from glmprobe.lock import locks_outdir

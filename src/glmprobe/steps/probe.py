@@ -22,8 +22,8 @@ import dataclasses
 import logging
 import os
 import sys
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Iterable, Sequence
 
 import click
 import numpy as np

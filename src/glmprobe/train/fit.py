@@ -20,8 +20,8 @@ import logging
 import math
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import numpy as np
 import torch
@@ -169,7 +169,7 @@ def fit(model: nn.Module, train: Arrays, valid: Arrays, task: str, cfg: FitConfi
         if cfg.schedule == "cosine":
             for group in opt.param_groups:
                 group["lr"] = _cosine_lr(cfg, epoch, horizon)
-        t0, c0 = time.perf_counter(), cfg.clock()
+        c0 = cfg.clock()
         model.train()
         run_loss, run_n = 0.0, 0
         for xb, yb in tr.batches(cfg.batch_size, order_rng.permutation(len(tr))):

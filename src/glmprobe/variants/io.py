@@ -22,8 +22,8 @@ with a :class:`~glmprobe.errors.UserError` naming file and line; what is wrong *
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 import pandas as pd

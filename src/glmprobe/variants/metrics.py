@@ -11,7 +11,7 @@ other glmprobe metric uses (:mod:`glmprobe.train.metrics`).
 from __future__ import annotations
 
 import re
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd

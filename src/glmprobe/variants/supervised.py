@@ -12,8 +12,8 @@ predicted once per chunk. One score column per target: ``pred_<target>``.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Callable, Sequence
 
 import numpy as np
 import pandas as pd

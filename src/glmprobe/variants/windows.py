@@ -12,8 +12,8 @@ shared context is computed once per site, not once per variant.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Iterator
 
 import numpy as np
 import pandas as pd

@@ -21,7 +21,7 @@ variants; every distinct ref window is run through the model once.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 

@@ -114,7 +114,6 @@ def clm_dir(tmp_path_factory):
 def toy_remote_dir(tmp_path_factory):
     """DNABERT-2-shaped remote code: ToyUnpadBert saved with register_for_auto_class (auto_map + .py)."""
     import torch
-
     from adapter_toys import ToyUnpadBert, ToyUnpadConfig
 
     out = tmp_path_factory.mktemp("toyremote")
@@ -141,7 +140,6 @@ def _save_remote(out, model, tokenizer=None):
 def hyena_dir(tmp_path_factory):
     """HyenaDNA-shaped remote code: char tokenizer (+[SEP] at the end), n_layer + 2 hidden states."""
     import torch
-
     from adapter_toys import ToyCharTokenizer, ToyHyenaConfig, ToyHyenaDNAModel
 
     torch.manual_seed(0)
@@ -153,7 +151,6 @@ def hyena_dir(tmp_path_factory):
 def caduceus_dir(tmp_path_factory):
     """Caduceus-shaped remote code (Mamba-style blocks returning (branch, residual)), pure PyTorch."""
     import torch
-
     from adapter_toys import ToyCaduceus, ToyCaduceusConfig, ToyCharTokenizer
 
     torch.manual_seed(0)
@@ -165,7 +162,6 @@ def caduceus_dir(tmp_path_factory):
 def gpn_dir(tmp_path_factory):
     """GPN-shaped: lower-case single bases without N, a package-registered dilated conv model (no mask)."""
     import torch
-
     from adapter_toys import ToyGPNConfig, ToyGPNModel, pretend_trained
 
     out = tmp_path_factory.mktemp("gpn")
@@ -183,9 +179,8 @@ def fake_gpn(monkeypatch):
     import sys
     import types
 
-    from transformers import AutoConfig, AutoModel
-
     from adapter_toys import ToyGPNConfig, ToyGPNModel
+    from transformers import AutoConfig, AutoModel
 
     module = types.ModuleType("gpn")
 

@@ -15,9 +15,10 @@ import contextlib
 import gzip
 import io
 import zlib
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, ClassVar, Iterator
+from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 
@@ -64,7 +65,7 @@ class Reader(abc.ABC):
     task: str | None = None            # the task the format fixes (None: given in the sheet or inferred)
     task_reason: str | None = None     # why, for the record
 
-    def __init__(self, row: "DatasetRow", chunk_size: int = 65536):
+    def __init__(self, row: DatasetRow, chunk_size: int = 65536):
         self.row = row
         self.chunk_size = chunk_size
 
@@ -97,7 +98,7 @@ def is_gzip(path: Path) -> bool:
 def open_text(path: Path) -> io.TextIOBase:
     """Open a text input, transparently gunzipping it; refuse UTF-16 with a clear message."""
     check_file(path)
-    raw = gzip.open(path, "rb") if is_gzip(path) else open(path, "rb")
+    raw = gzip.open(path, "rb") if is_gzip(path) else open(path, "rb")  # noqa: SIM115 (returned, closed by the caller)
     with guard(path):
         head = raw.peek(4096)[:4096] if hasattr(raw, "peek") else b""
     if head.startswith(_UTF16_BOMS) or (head and b"\x00" in head):

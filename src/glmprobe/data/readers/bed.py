@@ -10,8 +10,8 @@ reverse-complemented; with ``width`` they are re-centred first. Coordinates are
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 

@@ -8,8 +8,8 @@ is small next to the sequences); the FASTA file streams.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 

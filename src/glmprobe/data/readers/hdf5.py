@@ -10,9 +10,9 @@ All-zero positions decode to N; anything that is not one-hot is an error.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator
 
 import numpy as np
 
@@ -94,7 +94,7 @@ def _check_strings(path: Path, sk: str, xk: str, a: int, raw, seqs: list[str]) -
             what = (f"length {len(text)} vs {len(s)}" if pos == min(len(text), len(s))
                     else f"position {pos + 1}: {text[pos]!r} vs {s[pos]!r}")
             raise UserError(f"{sk}[{a + i}] disagrees with the one-hot {xk}[{a + i}] ({what})", path=path,
-                            where=f"{xk}[{a + i}]", hint=f"glmprobe reads the one-hot arrays; the file is inconsistent, "
+                            where=f"{xk}[{a + i}]", hint="glmprobe reads the one-hot arrays; the file is inconsistent, "
                             "so re-create it (or delete its seq_* keys if you trust the one-hot arrays).")
 
 
@@ -162,7 +162,7 @@ class Hdf5Reader(Reader):
                 raise UserError(f"{xk!r} has length {x.shape[3 - short]}; format {self.row.format} expects "
                                 f"{sum(lay.segments)} ({' + '.join(map(str, lay.segments))})", path=self.path)
             L = x.shape[3 - short]
-            if first is not None and L != first[1]:
+            if first is not None and first[1] != L:
                 # a model needs one input length; mixed splits mean the file was assembled wrongly
                 raise UserError(f"{xk!r} holds sequences of length {L} but {first[0]!r} holds length {first[1]}",
                                 path=self.path, hint="Every split must have the same sequence length; "

@@ -22,13 +22,17 @@ import json
 import logging
 import os
 import re
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, ClassVar, Sequence
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
 from glmprobe.errors import UserError
 from glmprobe.glm.adapter import Adapter, TokenBatch, parameter_digests, register, reinitialize
+
+if TYPE_CHECKING:   # torch is imported lazily at run time
+    import torch
 
 log = logging.getLogger(__name__)
 
@@ -368,7 +372,7 @@ class HFAdapter(Adapter):
         """The module that yields hidden states: the base model; any LM head is not run for embeddings."""
         return getattr(self.model, "base_model", self.model)
 
-    def hidden_states(self, batch: TokenBatch, layers: Sequence[int]) -> dict[int, "torch.Tensor"]:
+    def hidden_states(self, batch: TokenBatch, layers: Sequence[int]) -> dict[int, torch.Tensor]:
         import torch
 
         layers = [int(x) for x in layers]
@@ -384,7 +388,7 @@ class HFAdapter(Adapter):
                                f"{self.num_layers + 1} (embeddings + {self.num_layers} blocks)")
         return {x: states[x].float() for x in layers}
 
-    def _all_hidden_states(self, ids, mask) -> Sequence["torch.Tensor"]:
+    def _all_hidden_states(self, ids, mask) -> Sequence[torch.Tensor]:
         """embeddings + every block's output, (B, T, D) each, from one forward pass."""
         if self._accepts("attention_mask"):
             return self._forward(ids, mask)
@@ -408,7 +412,7 @@ class HFAdapter(Adapter):
         """Whether the encoder's forward names this argument (``**kwargs`` does not count: it may ignore it)."""
         return name in inspect.signature(self.encoder.forward).parameters
 
-    def _forward(self, ids, mask) -> list["torch.Tensor"]:
+    def _forward(self, ids, mask) -> list[torch.Tensor]:
         kwargs = {"input_ids": ids}
         if mask is not None:
             kwargs["attention_mask"] = mask
@@ -423,7 +427,7 @@ class HFAdapter(Adapter):
                                "in the family adapter")
         return list(states)
 
-    def blocks(self) -> list["torch.nn.Module"]:
+    def blocks(self) -> list[torch.nn.Module]:
         """The model's blocks, in order: the first ModuleList/Sequential with num_layers entries."""
         import torch
 
@@ -432,12 +436,12 @@ class HFAdapter(Adapter):
                 return list(module)
         raise RuntimeError(f"{self.family}: no list of {self.num_layers} blocks found; override blocks()")
 
-    def block_state(self, output) -> "torch.Tensor":
+    def block_state(self, output) -> torch.Tensor:
         """The layer a block's forward output stands for: its (first) hidden-state tensor. Families
         whose blocks return the residual stream in pieces override this (Caduceus)."""
         return _first_tensor(output)
 
-    def _hooked_forward(self, kwargs, ids, mask) -> list["torch.Tensor"]:
+    def _hooked_forward(self, kwargs, ids, mask) -> list[torch.Tensor]:
         """Layer 0 = the input of block 0, layer i = ``block_state`` of block i's output, captured
         by hooks in one forward pass; with ``last_is_model_output`` the last layer is the model's
         own output instead (after its final norm). Remote code that unpads tokens (DNABERT-2)
@@ -474,7 +478,7 @@ class HFAdapter(Adapter):
         return out
 
     # ------------------------------------------------------------------ optional: zero-shot scoring
-    def masked_logits(self, batch: TokenBatch) -> "torch.Tensor":
+    def masked_logits(self, batch: TokenBatch) -> torch.Tensor:
         """OPTIONAL (for zero-shot variant scoring): LM-head logits (B, T, V) for a batch whose
         positions of interest the caller has set to ``tokenizer.mask_token_id``."""
         import torch

@@ -7,7 +7,7 @@ pooling is the base composition. Models-sheet row: ``source=onehot, family=oneho
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
