@@ -8,9 +8,8 @@ reported on test, so no choice is made by looking at the test set.
 
 from __future__ import annotations
 
-import logging
-
 import json
+import logging
 import math
 from pathlib import Path
 
