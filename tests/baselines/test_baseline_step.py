@@ -42,7 +42,7 @@ def test_baseline_step_writes_folder_and_record(tmp_path):
     rec = read_record(rec_path)
     assert rec["step"] == "baseline" and rec["key"] == "baselines/toy/deepstarr"
     assert rec["tags"] == {"dataset": "toy", "arch": "deepstarr", "task": "regression", "model": "onehot",
-                           "head": "deepstarr", "stage": "baseline"}
+                           "head": "deepstarr", "kind": "one-hot", "stage": "baseline"}
     from glmprobe.data.dataset import DatasetFile
     with DatasetFile(ds) as f:
         assert rec["inputs"]["dataset"]["checksum"] == f.checksum
