@@ -12,26 +12,13 @@ import sys
 from pathlib import Path
 
 import click
-import torch
 
+from glmprobe.device import DEVICES, resolve_device  # noqa: F401 (re-exported: the one rule)
 from glmprobe.errors import UserError
 from glmprobe.train.tune import PRUNERS, STUDY_PRESET, TuneOptions
 
-DEVICES = ("auto", "cpu", "cuda")
 _KEYS = ("trials", "timeout", "refit_timeout", "pruner", "replicates", "seed", "max_epochs", "device", "fixed",
          "quiet")
-
-
-def resolve_device(name: str) -> str:
-    """``auto`` -> cuda when present, else cpu; an explicit cuda request without a GPU fails (§8.15)."""
-    if name == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise UserError("--device cuda was requested but no CUDA GPU is visible", where="--device",
-                        hint="Use --device cpu (or auto), or run on a GPU node.")
-    if name not in DEVICES and not name.startswith("cuda:"):
-        raise UserError(f"unknown device {name!r}; use one of {', '.join(DEVICES)}", where="--device")
-    return name
 
 
 def parse_fixed(value: str | None) -> dict | str | None:

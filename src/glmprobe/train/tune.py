@@ -210,7 +210,7 @@ def tune_and_replicate(build: Builder, space: SearchSpace, data: dict[str, Array
     ``data`` holds ``train``, ``valid`` and ``test`` :class:`Arrays`; only train is fitted,
     valid selects (early stopping, Optuna), test is only predicted.
     """
-    from glmprobe.train.options import resolve_device
+    from glmprobe.device import resolve_device
 
     device = resolve_device(opts.device)
     train, valid = data["train"], data["valid"]
