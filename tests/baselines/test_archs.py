@@ -92,7 +92,9 @@ def test_registry_covers_every_contract_arch_and_rejects_unknown():
 
 def test_missing_arch_module_fails_clearly(monkeypatch):
     import glmprobe.heads.baseline as b
-    monkeypatch.setitem(b.ARCHS, "ghost", ("glmprobe.heads.no_such_module", {}, "STUDY"))
+    from glmprobe.registry import Registry
+    monkeypatch.setattr(b, "ARCHS", Registry("arch", where="--arch"))
+    b._arch("ghost", "glmprobe.heads.no_such_module")
     with pytest.raises(UserError, match="needs module glmprobe.heads.no_such_module"):
         load_arch("ghost")
 

@@ -9,26 +9,30 @@ import dataclasses
 import importlib
 
 from glmprobe.errors import UserError
+from glmprobe.registry import Registry
 
-# arch -> (module, extra build kwargs, name of its study-settings constant). Modules are
-# imported on use, so a missing one fails with a clear message instead of at import time.
-ARCHS: dict[str, tuple[str, dict, str]] = {
-    "resnet": ("glmprobe.heads.resnet", {}, "STUDY"),
-    "mpraann": ("glmprobe.heads.mpraann", {}, "STUDY"),
-    "deepstarr": ("glmprobe.heads.deepstarr", {}, "STUDY"),
-    "cnn": ("glmprobe.heads.rep_cnn", {}, "STUDY_ONEHOT"),       # study rep_cnn, reduce_dim 196
-    "chip_cnn": ("glmprobe.heads.chip_cnn", {"reduce": False}, "STUDY_ONEHOT"),  # no 1x1 prefix on one-hot
-    "mtsplice": ("glmprobe.heads.two_tower", {"reduce": False}, "STUDY_ONEHOT"),  # segmented (splicing) only
-    "dilres": ("glmprobe.heads.dilres", {}, "STUDY"),        # compact CPU baseline (not in the study)
-    # the study's simple controls; "module:object" names an object with tune() (or build/space)
-    "kmer": ("glmprobe.heads.kmer:Kmer", {}, "study"),
-    "mononuc": ("glmprobe.heads.kmer:Mononuc", {}, "study"),
-    "dinuc": ("glmprobe.heads.kmer:Dinuc", {}, "study"),
-    "dinuc_mlp": ("glmprobe.heads.kmer:DinucMLP", {}, "study"),
-}
-# the simple controls among them: tagged kind=control in records (the report's "control" contestants),
+# arch -> its module ("module:object" names an object with tune() or build/space), extra build kwargs
+# and the name of its study-settings constant. Modules are imported on use, so a missing one fails
+# with a clear message instead of at import time.
+ARCHS = Registry("arch", where="--arch")
+
+
+def _arch(name: str, path: str, study_attr: str = "STUDY", kind: str = "one-hot", **kwargs) -> None:
+    ARCHS.register(name, path, kwargs=kwargs, study_attr=study_attr, kind=kind)
+
+
+_arch("resnet", "glmprobe.heads.resnet")
+_arch("mpraann", "glmprobe.heads.mpraann")
+_arch("deepstarr", "glmprobe.heads.deepstarr")
+_arch("cnn", "glmprobe.heads.rep_cnn", "STUDY_ONEHOT")                        # study rep_cnn, reduce_dim 196
+_arch("chip_cnn", "glmprobe.heads.chip_cnn", "STUDY_ONEHOT", reduce=False)     # no 1x1 prefix on one-hot
+_arch("mtsplice", "glmprobe.heads.two_tower", "STUDY_ONEHOT", reduce=False)    # segmented (splicing) only
+_arch("dilres", "glmprobe.heads.dilres")                                      # compact CPU baseline (not in the study)
+# the study's simple controls: tagged kind=control in records (the report's "control" contestants),
 # not explained by attribution (their counts have no useful gradient)
-CONTROLS = ("kmer", "mononuc", "dinuc", "dinuc_mlp")
+for _name, _cls in (("kmer", "Kmer"), ("mononuc", "Mononuc"), ("dinuc", "Dinuc"), ("dinuc_mlp", "DinucMLP")):
+    _arch(_name, f"glmprobe.heads.kmer:{_cls}", "study", kind="control")
+CONTROLS = tuple(ARCHS.select(kind="control"))
 
 
 @dataclasses.dataclass
@@ -52,16 +56,14 @@ class Arch:
 
 
 def load_arch(name: str) -> Arch:
-    if name not in ARCHS:
-        raise UserError(f"unknown arch {name!r}; use one of {', '.join(sorted(ARCHS))}", where="--arch")
-    path, kwargs, study_attr = ARCHS[name]
-    path, _, obj = path.partition(":")
+    entry = ARCHS.get(name)
+    path, _, obj = entry.obj.partition(":")
     try:
         module = importlib.import_module(path)
     except ImportError as exc:
         raise UserError(f"arch {name!r} needs module {path}, which is not available ({exc})", where="--arch",
                         hint="Reinstall glmprobe or choose another --arch.") from None
     module = getattr(module, obj) if obj else module
-    study = getattr(module, study_attr, None) or getattr(module, "STUDY", None)
+    study = getattr(module, entry.study_attr, None) or getattr(module, "STUDY", None)
     study = study("regression") if callable(study) else study
-    return Arch(name, module, kwargs, dict(study))
+    return Arch(name, module, dict(entry.kwargs), dict(study))

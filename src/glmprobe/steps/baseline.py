@@ -18,7 +18,7 @@ import click
 from glmprobe.data.dataset import DatasetFile
 from glmprobe.data.onehot import encode
 from glmprobe.heads import segmented
-from glmprobe.heads.baseline import ARCHS, CONTROLS, load_arch
+from glmprobe.heads.baseline import ARCHS, load_arch
 from glmprobe.steps.skeleton import Task
 from glmprobe.train.data import check_split_sizes, check_targets
 from glmprobe.train.dataset_rows import dataset_rows
@@ -62,7 +62,7 @@ def baseline_step(dataset: str | os.PathLike, arch: str, outdir: str | os.PathLi
         task = Task("baseline", f"baselines/{name}/{arch}", Path(outdir) / "baselines" / name / arch,
                     cache_blob(checksum, arch, opts),
                     tags={"dataset": name, "arch": arch, "task": task_name, "model": "onehot", "head": arch,
-                          "kind": "control" if arch in CONTROLS else "one-hot"},
+                          "kind": ARCHS[arch].kind},
                     inputs={"dataset": {"path": str(dataset), "checksum": checksum}})
         if task.up_to_date(force):
             return task.record_path
