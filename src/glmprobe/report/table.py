@@ -17,11 +17,11 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from glmprobe.errors import UserError
 from glmprobe.record import find_records, read_record
 
 COLUMNS = ["dataset", "target", "model", "revision", "layer", "pooling", "head", "seed", "split", "metric",
-           "value", "n", "ci_low", "ci_high", "stage", "family", "random_init", "task", "key"]
-PRIMARY = {"regression": "pearson", "binary": "auroc", "multilabel": "auroc"}
+           "value", "n", "ci_low", "ci_high", "stage", "family", "random_init", "task", "key", "loss"]
 log = logging.getLogger(__name__)
 LOWER_IS_BETTER = {"mse", "loss"}
 ALL_TARGETS = "all"   # the `target` of a metric averaged over targets
@@ -79,7 +79,8 @@ def record_rows(record: dict, models: dict[str, dict]) -> list[dict]:
                 "layer": tags.get("layer"), "pooling": tags.get("pooling"), "head": tags.get("head"),
                 "family": tags.get("family") or m.get("family") or "",
                 "random_init": _truthy(tags.get("random_init", m.get("random_init", False)))}
-    base.update(dataset=tags.get("dataset"), stage=step, task=tags.get("task"), key=record.get("key"))
+    base.update(dataset=tags.get("dataset"), stage=step, task=tags.get("task"), key=record.get("key"),
+                loss=(record.get("params") or {}).get("loss"))   # a task-specific loss sets the headline
     n = record.get("n") or {}
     rows = []
     reps = record.get("replicates") or []
@@ -130,11 +131,19 @@ def dataset_task(df: pd.DataFrame, dataset: str) -> str | None:
 
 
 def primary_metric(df: pd.DataFrame, dataset: str, task: str | None = None) -> str:
-    """The study's headline metric for the dataset's task, else the first test metric present."""
+    """The headline metric the fits used (:func:`glmprobe.train.fit.headline`: the records' loss,
+    e.g. splicing's diff_kl -> spearman, else the task's), else the first test metric present."""
+    from glmprobe.train.fit import headline
+
     task = task or dataset_task(df, dataset)
     metrics = set(df.loc[(df.dataset == dataset) & (df.split == "test"), "metric"])
-    if task in PRIMARY and PRIMARY[task] in metrics:
-        return PRIMARY[task]
+    losses = df.loc[df.dataset == dataset, "loss"].dropna().unique() if "loss" in df else []
+    try:
+        want = headline(task, str(losses[0]) if len(losses) else None)
+    except (KeyError, UserError):   # no known task or loss: fall through to what is there
+        want = None
+    if want in metrics:
+        return want
     for m in ("pearson", "auroc", "spearman", "auprc", "r2"):
         if m in metrics:
             return m

@@ -38,13 +38,13 @@ from glmprobe.heads.registry import HEADS, get_head
 from glmprobe.steps.skeleton import Task
 from glmprobe.train.data import Arrays, check_split_sizes, check_targets
 from glmprobe.train.dataset_rows import DatasetRows, dataset_rows
+from glmprobe.train.fit import headline
 from glmprobe.train.options import tune_options_from, tuning_options
 from glmprobe.train.tune import TuneOptions, study_settings, tune_and_replicate, with_study
 
 log = logging.getLogger(__name__)
 SPLITS = ("train", "valid", "test")
 POOLINGS = ("cls", "mean", "tokens")
-HEADLINE = {"regression": "pearson", "binary": "auroc", "multilabel": "auroc"}
 N_BOOT = 1000
 
 
@@ -130,7 +130,7 @@ def _bootstrap_ci(result, data: dict[str, Arrays], task: str, metric: str | None
     """Linear head: one deterministic fit, so the CI comes from resampling the test set."""
     from glmprobe.train.metrics import bootstrap_ci
 
-    metric = metric or HEADLINE[task]
+    metric = metric or headline(task)
     rep = result.replicates[0]
     lo, hi = bootstrap_ci(data["test"].y, rep.predictions["test"], task, metric, n_boot=N_BOOT, seed=rep.seed)
     return {f"test_{metric}": [lo, hi]}
