@@ -140,7 +140,9 @@ def test_demo_params_files_are_valid(tmp_path, name):
     p = load_params(REPO / "conf" / name, {"outdir": tmp_path})
     assert p["synth"] and p["pretrain"] and p["models"] == str(REPO / "conf" / "demo_models.csv")
     steps = {t.step for t in build_plan(p)}
-    assert steps == {"synth", "prepare", "pretrain", "embed", "probe", "baseline", "track", "report"}
+    optional = {"attribute"} if p.get("attribute") else set()
+    optional |= {"variants"} if p.get("variants") else set()
+    assert steps == {"synth", "prepare", "pretrain", "embed", "probe", "baseline", "track", "report"} | optional
 
 
 def test_hub_model_of_unknown_depth_probes_every_stored_layer(project):
