@@ -43,6 +43,12 @@ SCHEMA = 1
 _PACKAGES = ("glmprobe", "torch", "transformers", "numpy", "scikit-learn", "optuna", "h5py", "mlflow")
 
 
+def is_timing(metric: str) -> bool:
+    """True for metrics that measure wall time (``*_per_s``, ``*_seconds``): they differ
+    from run to run, so reproducibility checks leave them out."""
+    return metric.endswith(("_per_s", "_seconds"))
+
+
 def now() -> str:
     return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
 

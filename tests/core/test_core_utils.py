@@ -87,3 +87,9 @@ def test_cli_help_lists_every_step():
 def test_unknown_option_exits_2():
     out = subprocess.run([sys.executable, "-m", "glmprobe.cli", "--no-such-flag"], capture_output=True, text=True)
     assert out.returncode == 2 and "no such option" in out.stderr.lower()
+
+
+def test_timing_metrics_are_told_apart_from_results():
+    from glmprobe.record import is_timing
+    assert is_timing("seq_per_s") and is_timing("variants_per_s") and is_timing("train_seconds")
+    assert not is_timing("test_pearson") and not is_timing("steps") and not is_timing("n_windows")
