@@ -127,3 +127,21 @@ def test_modisco_and_tomtom_recover_a_planted_motif_from_ideal_contributions():
         meme = jaspar.write_meme(Path(d) / "m.meme", jaspar.fetch_motifs(["MA0139.2", "MA0079.5", "MA0035.5"]))
         table = name_patterns(run_modisco(X, hyp, max_seqlets=1000), read_meme(meme))
     assert "MA0139.2" in recovered(table)
+
+
+def test_attribute_and_probe_declare_their_paths_with_the_shared_options():
+    import click
+
+    from glmprobe.steps.attribute import attribute_command
+    from glmprobe.steps.probe import probe_command
+
+    for command, folders in ((attribute_command, ("model", "outdir")), (probe_command, ("store", "outdir"))):
+        params = {p.name: p for p in command.params}
+        assert params["dataset"].required and isinstance(params["dataset"].type, click.Path)
+        assert not params["dataset"].type.dir_okay and params["dataset"].type.file_okay
+        for name in folders:
+            assert params[name].required and not params[name].type.file_okay, name
+    from click.testing import CliRunner
+
+    result = CliRunner().invoke(attribute_command, ["--model", "m", "--outdir", "o", "--method", "gxi"])
+    assert result.exit_code == 2 and "--dataset" in result.output

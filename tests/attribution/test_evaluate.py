@@ -37,6 +37,35 @@ def test_ground_truth_auroc_and_auprc_equal_sklearn_on_pooled_positions():
     assert set(evaluate.ground_truth(scores, masks, n_boot=5)) == {"strong"}   # empty classes are left out
 
 
+def test_auprc_ci_resamples_the_sequences_its_point_estimate_pools():
+    """Most sequences hold no site: they add only negatives, so they set AUPRC's prevalence.
+    Resampling only the sequences with a site (the old bootstrap) put the CI at [0.38, 0.63]
+    around a point estimate of 0.21."""
+    rng = np.random.default_rng(3)
+    n, L = 40, 50
+    strong = np.zeros((n, L), bool)
+    for i in range(10):
+        a = rng.integers(0, L - 8)
+        strong[i, a:a + 8] = True
+    empty = np.zeros_like(strong)
+    masks = {"strong": strong, "weak": empty, "no_effect": empty, "chance": empty, "background": ~strong}
+    scores = rng.normal(size=(n, L)) + 1.5 * strong
+    out = evaluate.ground_truth(scores, masks, n_boot=200, seed=0)["strong"]
+    y, s = strong.reshape(-1), np.abs(scores).reshape(-1)
+    assert out["auprc"] == pytest.approx(average_precision_score(y, s))
+    assert out["auroc"] == pytest.approx(roc_auc_score(y, s))
+    assert out["auprc_ci"][0] <= out["auprc"] <= out["auprc_ci"][1]
+    assert out["auroc_ci"][0] <= out["auroc"] <= out["auroc_ci"][1]
+    assert out["prevalence"] == pytest.approx(y.mean()) and out["n_seq"] == 10
+    # the same replicates by hand: every sequence resampled, sklearn on the pooled positions
+    pick_rng, boots = np.random.default_rng(0), []
+    for _ in range(200):
+        pick = pick_rng.choice(np.arange(n), size=n, replace=True)
+        if strong[pick].any():
+            boots.append(average_precision_score(strong[pick].reshape(-1), np.abs(scores[pick]).reshape(-1)))
+    assert out["auprc_ci"] == pytest.approx(list(np.percentile(boots, [2.5, 97.5])))
+
+
 def test_agreement_is_the_mean_per_sequence_correlation_of_absolute_maps():
     rng = np.random.default_rng(1)
     a, b = rng.normal(size=(8, 40)), rng.normal(size=(8, 40))

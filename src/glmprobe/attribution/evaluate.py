@@ -13,8 +13,9 @@ Ground truth comes from ``glmprobe synth``'s ``motif_sites.tsv``. For the explai
 * ``background``: everything else, the negatives of every comparison.
 
 AUROC and AUPRC of |attribution| are computed for each class against the background, pooled
-over sequences (sklearn), with a 95 % CI from resampling sequences; the mean per-sequence
-AUROC is reported beside it. Agreement between two maps is the per-sequence Pearson and
+over all the sequences (sklearn), with a 95 % percentile CI from resampling those same
+sequences (a replicate without positives is left out); the mean per-sequence AUROC, over the
+sequences that hold a site of the class, is reported beside it. Agreement between two maps is the per-sequence Pearson and
 Spearman r of |attribution| (as the study reported) and the overlap of their top-k positions.
 """
 
@@ -131,16 +132,20 @@ def ground_truth(scores: np.ndarray, masks: dict[str, np.ndarray], *, n_boot: in
     a = np.abs(scores)
     neg = masks["background"]
     rng = np.random.default_rng(seed)
+    rows = np.arange(len(a))
     out = {}
     for cls in CLASSES:
         pos = masks[cls]
         has = np.flatnonzero(pos.any(axis=1))
         if has.size == 0:
             continue
+        # the point estimate pools every sequence (those without a site of this class add
+        # negatives, which AUPRC depends on through the prevalence), so the bootstrap resamples
+        # every sequence too: estimate and CI share one definition of the positives and negatives
         auroc, auprc = _pooled(a, pos, neg)
         boots = []
         for _ in range(n_boot):
-            pick = rng.choice(has, size=has.size, replace=True)
+            pick = rng.choice(rows, size=rows.size, replace=True)
             boots.append(_pooled(a[pick], pos[pick], neg[pick]))
         boots = np.asarray(boots)
         per_seq = [roc_auc_score(np.r_[np.ones(pos[i].sum()), np.zeros(neg[i].sum())],

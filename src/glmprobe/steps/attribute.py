@@ -34,6 +34,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from glmprobe.errors import UserError
+from glmprobe.steps.paths import dataset_option, folder_option
 
 log = logging.getLogger(__name__)
 
@@ -356,12 +357,10 @@ def _work(task, tmp: Path, trained, methods, seqs, ids, rows, t_index, opts, exp
 
 
 @click.command("attribute")
-@click.option("--model", required=True, type=click.Path(file_okay=False, path_type=Path),
-              help="Trained model folder: baselines/<dataset>/<arch>/ or probes/<dataset>/<model>/L<l>/<pooling>-<head>/.")
-@click.option("--dataset", required=True, type=click.Path(dir_okay=False, path_type=Path),
-              help="The dataset.h5 the model was trained on.")
-@click.option("--outdir", required=True, type=click.Path(file_okay=False, path_type=Path),
-              help="Output folder for this model (attribution/<dataset>/<model>/).")
+@folder_option("--model", "Trained model folder: baselines/<dataset>/<arch>/ or "
+                          "probes/<dataset>/<model>/L<l>/<pooling>-<head>/.")
+@dataset_option("The dataset.h5 the model was trained on.")
+@folder_option("--outdir", "Output folder for this model (attribution/<dataset>/<model>/).")
 @click.option("--method", "methods", multiple=True, type=click.Choice(ALL_METHODS), required=True,
               help="Map to compute (repeatable). One-hot models: saliency, gxi (grad x input, corrected), ism, "
                    "deeplift, ig. gLM probes: ism; zero-shot: entropy, grad_entropy, masked_llr, causal_llr.")

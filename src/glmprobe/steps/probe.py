@@ -35,6 +35,7 @@ from glmprobe.errors import UserError
 from glmprobe.glm.store import MANIFEST_NAME, EmbeddingStore, StoreRows, pooled_name, tokens_name
 from glmprobe.heads import segmented
 from glmprobe.heads.registry import HEADS, get_head
+from glmprobe.steps.paths import dataset_option, folder_option
 from glmprobe.steps.skeleton import Task
 from glmprobe.train.data import Arrays, check_split_sizes, check_targets
 from glmprobe.train.dataset_rows import DatasetRows, dataset_rows
@@ -262,12 +263,9 @@ def probe_step(dataset: str | os.PathLike, store: str | os.PathLike, outdir: str
 
 
 @click.command("probe")
-@click.option("--dataset", required=True, type=click.Path(dir_okay=False, path_type=Path),
-              help="Canonical dataset.h5 the store was embedded from.")
-@click.option("--store", required=True, type=click.Path(file_okay=False, path_type=Path),
-              help="Embedding store folder (embeddings/<dataset>/<model>/ from `glmprobe embed`).")
-@click.option("--outdir", required=True, type=click.Path(file_okay=False, path_type=Path),
-              help="Probe folder for this dataset and model (probes/<dataset>/<model>/).")
+@dataset_option("Canonical dataset.h5 the store was embedded from.")
+@folder_option("--store", "Embedding store folder (embeddings/<dataset>/<model>/ from `glmprobe embed`).")
+@folder_option("--outdir", "Probe folder for this dataset and model (probes/<dataset>/<model>/).")
 @click.option("--layer", "layers", multiple=True, default=("all",), show_default=True,
               help="Layer to probe (repeatable): a stored layer number, negative to count from the deepest "
                    "stored layer, or 'all' for a layer sweep.")
