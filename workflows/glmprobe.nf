@@ -6,6 +6,8 @@
  *   dataset x model -> EMBED (optionally --shard i/n, then EMBED_GATHER)
  *   store x head    -> PROBE   (every stored layer and pooling)
  *   dataset x arch  -> BASELINE
+ *   [ATTRIBUTE every neural baseline and each gLM's explained probe, per dataset]
+ *   [VARIANTS: zero-shot per gLM; supervised per neural baseline and explained probe of variants_dataset]
  *   every output    -> TRACK (the single MLflow writer) and REPORT
  *
  * The task matrix is the one glmprobe.plan expands for `glmprobe run` (the same record keys);
@@ -19,9 +21,11 @@ include { GLMPROBE_EMBED        } from '../modules/local/embed/main'
 include { GLMPROBE_EMBED_GATHER } from '../modules/local/embed_gather/main'
 include { GLMPROBE_PROBE        } from '../modules/local/probe/main'
 include { GLMPROBE_BASELINE     } from '../modules/local/baseline/main'
+include { GLMPROBE_ATTRIBUTE    } from '../modules/local/attribute/main'
+include { GLMPROBE_VARIANTS     } from '../modules/local/variants/main'
 include { GLMPROBE_TRACK        } from '../modules/local/track/main'
 include { GLMPROBE_REPORT       } from '../modules/local/report/main'
-include { datasetRows; pretrainedRows; listParam; boolParam } from '../subworkflows/local/utils_glmprobe'
+include { datasetRows; pretrainedRows; listParam; boolParam; explainedProbes; recordKind; variantSet; variantsDataset } from '../subworkflows/local/utils_glmprobe'
 
 workflow GLMPROBE {
 
@@ -101,6 +105,66 @@ workflow GLMPROBE {
     GLMPROBE_BASELINE(ch_dataset.combine(channel.fromList(listParam(params.baselines))))
     ch_versions = ch_versions.mix(GLMPROBE_BASELINE.out.versions)
 
+    // ---- ATTRIBUTE and VARIANTS: the models glmprobe.plan picks (attribution_tasks, variant_tasks):
+    // every neural baseline (record kind != control) and, per gLM, the explained probe: its deepest
+    // layer, first of mean/cls, first head of params.heads that reads it (explainedProbes).
+    def attribute_methods = listParam(params.attribute).join(',')
+    def attribute_glm_methods = listParam(params.attribute_glm).join(',')
+    def variant_set = variantSet(params)   // [name, variants file, genome] or null
+    ch_neural = GLMPROBE_BASELINE.out.baseline
+        .filter { _meta, dir -> recordKind(dir) != 'control' }
+        .map { meta, dir -> [[id: "${meta.id}/${dir.name}", dataset: meta.id, model: dir.name], dir] }
+    ch_explained = GLMPROBE_PROBE.out.probes
+        .filter { meta, _dirs -> meta.family != 'onehot' }
+        .map { meta, dirs -> [[meta.dataset, meta.model], dirs instanceof List ? dirs : [dirs]] }
+        .groupTuple()
+        .flatMap { key, dirs -> explainedProbes(dirs.flatten(), listParam(params.heads)).collect { dir -> [key, dir] } }
+        .combine(ch_store.map { meta, store -> [[meta.dataset, meta.model], store] }, by: 0)
+        .map { key, dir, store ->
+            def model = "${key[1]}/${dir.parent.name}/${dir.name}".toString()
+            [[id: "${key[0]}/${model}", dataset: key[0], model: model], dir, store]
+        }
+    ch_truth = ch_synth
+        .map { dir -> [dir.resolve('motif_sites.tsv'), dir.resolve('motifs.meme')] }
+        .ifEmpty([[], []])
+    ch_attribute = channel.empty()
+    if (attribute_methods) {
+        ch_attribute = ch_attribute.mix(ch_neural.map { meta, dir -> [meta, dir, [], attribute_methods] })
+    }
+    if (attribute_glm_methods) {
+        ch_attribute = ch_attribute.mix(ch_explained.map { meta, dir, store -> [meta, dir, store, attribute_glm_methods] })
+    }
+    GLMPROBE_ATTRIBUTE(
+        ch_attribute
+            .map { meta, dir, store, methods -> [meta.dataset, meta, dir, store, methods] }
+            .combine(ch_dataset.map { meta, h5 -> [meta.id, h5] }, by: 0)
+            .combine(ch_truth)
+            .map { _id, meta, dir, store, methods, h5, sites, motifs -> [meta, dir, h5, store, sites, motifs, methods] }
+    )
+    ch_versions = ch_versions.mix(GLMPROBE_ATTRIBUTE.out.versions)
+
+    ch_variants_in = channel.empty()
+    if (variant_set) {
+        // The set's files: the synthetic benchmark's, or the params' (a genome's .fai/.gzi staged beside it).
+        ch_set = variant_set[1]
+            ? channel.of([[id: variant_set[0]], file(variant_set[1]), [file(variant_set[2])] + ['.fai', '.gzi'].collect { ext -> file("${variant_set[2]}${ext}") }.findAll { f -> f.exists() }])
+            : ch_synth.map { dir -> [[id: variant_set[0]], dir.resolve('variants.tsv'), dir.resolve('variants_genome.fa')] }
+        // Supervised scores come from the models trained on one dataset: params.variants_dataset,
+        // else synth_mpra with synth, else the first selected dataset.
+        ch_on = ch_sheet.map { sheet -> variantsDataset(sheet, wanted, boolParam(params.synth), params.variants_dataset) }
+        ch_zeroshot = ch_all_models
+            .filter { mmeta, _row, _source -> mmeta.family != 'onehot' }
+            .map { mmeta, row, source -> ['zeroshot', mmeta.id, row, source, [], []] }
+        ch_trained = ch_neural.map { meta, dir -> [meta.dataset, meta.model, dir, []] }
+            .mix(ch_explained.map { meta, dir, store -> [meta.dataset, meta.model.replace('/', '_'), dir, store] })
+            .combine(ch_on)
+            .filter { dataset, _id, _dir, _store, on -> dataset == on }
+            .map { _dataset, model_id, dir, store, _on -> ['trained', model_id, '', [], dir, store] }
+        ch_variants_in = ch_set.combine(ch_zeroshot.mix(ch_trained))
+    }
+    GLMPROBE_VARIANTS(ch_variants_in)
+    ch_versions = ch_versions.mix(GLMPROBE_VARIANTS.out.versions)
+
     // ---- TRACK and REPORT read every task's top-level output folder (records are the source of
     // truth). Each task writes under <folder>/<...> in its work dir, so its top-level folder holds
     // only its own outputs; the two steps merge them back into the results tree.
@@ -111,6 +175,9 @@ workflow GLMPROBE {
             ch_store.map { _meta, store -> store.parent.parent },
             GLMPROBE_PROBE.out.probes.flatMap { _meta, dirs -> (dirs instanceof List ? dirs : [dirs]).collect { dir -> dir.parent.parent.parent.parent } },
             GLMPROBE_BASELINE.out.baseline.map { _meta, dir -> dir.parent.parent },
+            // attribution/<dataset>/<model...>: up one level per part of the model name, then the dataset
+            GLMPROBE_ATTRIBUTE.out.attribution.map { meta, dir -> meta.model.tokenize('/').inject(dir.parent) { d, _part -> d.parent } },
+            GLMPROBE_VARIANTS.out.variants.map { _meta, dir -> dir.parent.parent },
         )
         .unique()
         .toSortedList()

@@ -29,7 +29,8 @@ NXF = ROOT / "tools" / "nextflow" / "nextflow"
 NXF_LIB = ROOT / "tools" / "nextflow" / "lib"
 LINT_LIB = ROOT / "tools" / "nextflow" / "lint" / "lib"
 PINNED = re.search(r"<nextflow.version>([^<]+)<", (ROOT / "tools/nextflow/pom.xml").read_text()).group(1)
-PROCESSES = ["SYNTH", "PREPARE", "PRETRAIN", "EMBED", "EMBED_GATHER", "PROBE", "BASELINE", "TRACK", "REPORT"]
+PROCESSES = ["SYNTH", "PREPARE", "PRETRAIN", "EMBED", "EMBED_GATHER", "PROBE", "BASELINE", "ATTRIBUTE", "VARIANTS", "TRACK",
+             "REPORT"]
 REL_TOL = 1e-4          # metrics of the two runners (same seeds; BLAS summation order may differ)
 
 

@@ -19,7 +19,7 @@ process GLMPROBE_ATTRIBUTE {
 
     script:
     def args = task.ext.args ?: ''
-    def method_args = methods.tokenize(',').collect { "--method ${it.trim()}" }.join(' ')
+    def method_args = methods.tokenize(',').collect { m -> "--method ${m.trim()}" }.join(' ')
     def store_arg = store ? "--store ${store}" : ''
     def truth_args = (sites ? "--sites ${sites}" : '') + (motifs ? " --motifs ${motifs}" : '')
     """

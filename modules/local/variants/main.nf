@@ -1,6 +1,7 @@
-// VARIANTS: one variant set scored by one model -> variants/<set>/<model>/.
-// `model` is either a gLM (a models-sheet row: zero-shot scores) or a trained baseline/probe
-// folder (supervised alt - ref scores); `kind` says which.
+// VARIANTS: one variant set scored by one model -> variants/<set>/<model_id>/.
+// `kind` says which model: 'zeroshot' scores a gLM (its models-sheet row, local source staged as
+// inputs/model/<name>, as in EMBED); 'trained' gives alt - ref predictions of a trained baseline or
+// probe folder (a probe also needs its embedding store; an empty list for baselines).
 process GLMPROBE_VARIANTS {
     tag "${meta.id} ${model_id}"
     label 'process_gpu'
@@ -9,7 +10,8 @@ process GLMPROBE_VARIANTS {
     container "glmprobe${task.ext.use_gpu ? '-cuda' : ''}:${workflow.manifest.version}"
 
     input:
-    tuple val(meta), path(variants), path(genome), val(kind), val(model_id), path(model)
+    // genome: the FASTA, then its .fai/.gzi when they exist
+    tuple val(meta), path(variants), path(genome), val(kind), val(model_id), val(model_row), path(source, stageAs: 'inputs/model/*'), path(trained, stageAs: 'trained'), path(store, stageAs: 'store')
 
     output:
     tuple val(meta), path("variants/${meta.id}/${model_id}"), emit: variants
@@ -17,17 +19,18 @@ process GLMPROBE_VARIANTS {
 
     script:
     def args = task.ext.args ?: ''
-    def model_args = kind == 'trained' ? "--trained ${model}" : "--models ${model} --model ${model_id}"
-    def length = kind == 'trained' || !params.variants_length ? '' : "--length ${params.variants_length}"
+    def fasta = genome instanceof List ? genome[0] : genome
+    def model_args = kind == 'trained' ? "--trained ${trained}" + (store ? " --store ${store}" : '') : "--models models.csv --model ${model_id}"
     """
     export GLMPROBE_PIPELINE_VERSION=${workflow.manifest.version}
+    cat > models.csv <<'GLMPROBE_SHEET'
+${model_row}
+GLMPROBE_SHEET
     glmprobe variants \\
         --variants ${variants} \\
-        --genome ${genome} \\
+        --genome ${fasta} \\
         ${model_args} \\
         --name ${meta.id} \\
-        --on-mismatch ${params.variants_on_mismatch ?: 'drop'} \\
-        ${length} \\
         --outdir variants/${meta.id}/${model_id} \\
         --quiet \\
         ${args}

@@ -176,3 +176,65 @@ def pretrainedRows(folder) {
         [[id: row.id, family: row.family ?: ''], rowCsv(row), folder ?: []]
     }
 }
+
+// The `kind` tag of a baseline's record.json (one-hot | control; glmprobe.heads.baseline ARCHS), ''
+// when absent (a stub run's empty record). The record is flat-keyed JSON with `kind` only among its
+// tags, so a pattern reads it (the strict parser offers no JSON reader without a plugin).
+def recordKind(dir) {
+    def m = dir.resolve('record.json').text =~ /"kind"\s*:\s*"([^"]*)"/
+    return m.find() ? m.group(1) : ''
+}
+
+// The probe glmprobe.plan explains for a gLM (plan._explained_probe), from the probe folders
+// (.../L<layer>/<pooling>-<head>) fitted on one store: the deepest layer, the first of mean/cls,
+// the first head of `heads` that was fitted there. A one-element list, or [] when none fits.
+def explainedProbes(dirs, heads) {
+    def parsed = dirs.collect { d ->
+        def name = d.name.toString()
+        [dir: d, layer: d.parent.name.toString().substring(1) as int,
+         pooling: name.substring(0, name.indexOf('-')), head: name.substring(name.indexOf('-') + 1)]
+    }
+    if (!parsed) {
+        return []
+    }
+    def deepest = parsed.collect { p -> p.layer }.max()
+    def order = ['mean', 'cls'].collectMany { pooling -> heads.collect { head -> [pooling, head] } }
+    def hit = order.findResult { ph -> parsed.find { p -> p.layer == deepest && p.pooling == ph[0] && p.head == ph[1] } }
+    return hit ? [hit.dir] : []
+}
+
+// Param `variants` as [set name, variants file, genome] (plan.variant_sets): 'synth' is the
+// synthetic benchmark's set (files null: they come from SYNTH); null when no variants are asked for.
+def variantSet(values) {
+    if (!values.variants) {
+        return null
+    }
+    if (values.variants.toString() == 'synth') {
+        if (!boolParam(values.synth)) {
+            error("glmprobe: param 'variants' is 'synth' but 'synth' is off; set synth to true, or give a variants file")
+        }
+        return ['synth_variants', null, null]
+    }
+    if (!values.variants_genome) {
+        error("glmprobe: param 'variants' needs 'variants_genome' (the reference FASTA)")
+    }
+    def set = file(values.variants.toString())
+    def genome = file(values.variants_genome.toString())
+    [[set, 'variants'], [genome, 'variants_genome']].each { f, name ->
+        if (!f.exists()) {
+            error("glmprobe: param '${name}': file not found: ${f}")
+        }
+    }
+    return [set.name.toString().split('\\.')[0], set.toString(), genome.toString()]
+}
+
+// The dataset whose trained models score the variants (plan.variant_tasks): param variants_dataset,
+// else synth_mpra with synth, else the first selected dataset; it must be one of the selected.
+def variantsDataset(sheet, wanted, synth, chosen) {
+    def ids = datasetRows(sheet).collect { row -> row[0].id }.findAll { id -> !wanted || id in wanted }
+    def on = chosen ?: (synth ? 'synth_mpra' : ids[0])
+    if (!(on in ids)) {
+        error("glmprobe: param 'variants_dataset' is '${on}', not one of the selected datasets (${ids.join(', ')})")
+    }
+    return on
+}
