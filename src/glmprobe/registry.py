@@ -79,19 +79,23 @@ class Registry:
                 self.mark_unavailable(module.rsplit(".", 1)[-1], f"{type(exc).__name__}: {exc}")
 
     # ------------------------------------------------------------------ lookup
-    def get(self, name: str, *, where: str | None = None) -> Entry:
-        """The entry for ``name``; ``where`` (e.g. the sheet row asking) overrides the registry's."""
+    def get(self, name: str, *, where: str | None = None, path: object | None = None) -> Entry:
+        """The entry for ``name``; ``where`` (e.g. the sheet row asking) overrides the registry's,
+        ``path`` names the file that asked (a sheet)."""
         self._load()
         if name in self._entries:
             return self._entries[name]
         where = where or self.where
         if name in self._unavailable:
             raise UserError(f"{self.kind} {name!r} is not available in this installation: "
-                            f"{self._unavailable[name]}", where=where)
-        close = difflib.get_close_matches(name, list(self._entries), n=1)
-        hint = f"Did you mean {close[0]!r}? " if close else ""
-        raise UserError(f"unknown {self.kind} {name!r}", where=where,
-                        hint=f"{hint}Use one of: {', '.join(self.names())}.")
+                            f"{self._unavailable[name]}", path=path, where=where)
+        raise UserError(f"unknown {self.kind} {name!r}", path=path, where=where,
+                        hint=f"{self.did_you_mean(name)}Use one of: {', '.join(self.names())}.")
+
+    def did_you_mean(self, name: str) -> str:
+        """``"Did you mean 'x'? "`` for the registered name closest to ``name``, else ``""``."""
+        close = difflib.get_close_matches(str(name), self.names(), n=1)
+        return f"Did you mean {close[0]!r}? " if close else ""
 
     def __getitem__(self, name: str) -> Entry:
         return self.get(name)

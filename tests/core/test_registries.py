@@ -5,12 +5,16 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 import torch
 
-from glmprobe.data.readers import FORMATS
+from glmprobe.data.readers import FORMATS, Reader, open_reader
+from glmprobe.data.readers.hdf5 import LAYOUTS, Hdf5Reader
+from glmprobe.data.sheet import DatasetRow
 from glmprobe.errors import UserError
 from glmprobe.glm.adapter import FAMILIES, Adapter, adapter_class
 from glmprobe.heads.baseline import ARCHS, CONTROLS, load_arch
@@ -61,6 +65,35 @@ def test_models_sheet_schema_names_every_registered_family():
 def test_datasets_sheet_schema_format_enum_is_the_readers_formats():
     fmt = json.loads((ASSETS / "schema_datasets.json").read_text())["items"]["properties"]["format"]
     assert fmt["enum"] == list(FORMATS)
+
+
+@pytest.mark.parametrize("name", FORMATS.names())
+def test_every_format_has_a_reader_and_a_description(name):
+    entry = FORMATS[name]
+    assert issubclass(entry.obj, Reader) and entry.help and not entry.help.endswith(".")
+    assert name in LAYOUTS if entry.obj is Hdf5Reader else entry.obj.format == name
+
+
+def test_only_insert_h5_defaults_to_log1p():
+    assert FORMATS.select(log1p=True) == ["insert_h5"]
+
+
+def test_misspelled_format_suggests_the_right_one(tmp_path):
+    row = DatasetRow(id="d", format="fatsa", path=tmp_path / "s.fa", sheet=tmp_path / "datasets.csv", line=2)
+    with pytest.raises(UserError, match=r"datasets.csv \(line 2, dataset 'd', column 'format'\): unknown input "
+                                        r"format 'fatsa'\. Did you mean 'fasta'\? Use one of: bed, chip_h5"):
+        open_reader(row)
+
+
+def test_misspelled_format_in_a_sheet_exits_2_with_a_suggestion(tmp_path):
+    sheet = tmp_path / "datasets.csv"
+    sheet.write_text("id,format,path\nd,tabel,t.tsv\n")
+    proc = subprocess.run([sys.executable, "-m", "glmprobe.cli", "prepare", str(sheet), "--outdir",
+                           str(tmp_path / "out")], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2, proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert (f"{sheet} (line 2, column 'format'): 'tabel' is not one of bed, chip_h5" in proc.stderr
+            and "Did you mean 'table'? See assets/schema_datasets.json." in proc.stderr), proc.stderr
 
 
 def test_controls_are_the_archs_registered_as_controls():

@@ -15,12 +15,11 @@ from pathlib import Path
 from jsonschema import Draft202012Validator
 
 from glmprobe.assets import asset_path
+from glmprobe.data.readers import FORMATS
 from glmprobe.data.readers.base import check_file, guard, open_text, sniff_delimiter
 from glmprobe.errors import UserError
 
 SCHEMA_NAME = "schema_datasets.json"
-# formats whose targets the study always trained on as log(y + 1): log1p defaults to true there
-LOG1P_FORMATS = ("insert_h5",)
 
 
 @lru_cache(maxsize=1)
@@ -54,9 +53,12 @@ class DatasetRow:
     description: str = ""
     options: dict = field(default_factory=dict)
 
+    def locate(self, column: str | None = None) -> str:
+        """``line N, dataset 'id'[, column 'c']``: where in the sheet this row (and column) is."""
+        return f"line {self.line}, dataset {self.id!r}" + (f", column {column!r}" if column else "")
+
     def error(self, message: str, column: str | None = None, hint: str | None = None) -> UserError:
-        where = f"line {self.line}, dataset {self.id!r}" + (f", column {column!r}" if column else "")
-        return UserError(message, path=self.sheet, where=where, hint=hint)
+        return UserError(message, path=self.sheet, where=self.locate(column), hint=hint)
 
 
 def _typed(value: str, spec: dict):
@@ -72,24 +74,27 @@ def _typed(value: str, spec: dict):
     return value
 
 
-def _message(err, row: dict) -> tuple[str, str | None]:
-    """A schema error as (message, column)."""
+def _message(err, row: dict) -> tuple[str, str | None, str]:
+    """A schema error as (message, column, hint)."""
+    hint = "See assets/schema_datasets.json."
     if err.validator == "required":
         col = err.message.split("'")[1]
         context = f" for format {row.get('format')!r}" if "allOf" in err.schema_path else ""
-        return f"missing value in required column {col!r}{context}", col
+        return f"missing value in required column {col!r}{context}", col, hint
     if err.validator == "additionalProperties":
         extra = sorted(set(row) - set(_schema()["items"]["properties"]))
         return (f"unknown column(s) {', '.join(map(repr, extra))}; allowed: "
-                f"{', '.join(_schema()['items']['properties'])}"), None
+                f"{', '.join(_schema()['items']['properties'])}"), None, hint
     col = err.path[0] if err.path else None
     if err.validator == "enum":
-        return f"{err.instance!r} is not one of {', '.join(err.validator_value)}", col
+        if col == "format":     # a misspelled reader name: the registry suggests the closest one
+            hint = FORMATS.did_you_mean(err.instance) + hint
+        return f"{err.instance!r} is not one of {', '.join(err.validator_value)}", col, hint
     if err.validator == "type":
-        return f"{err.instance!r} is not a valid {err.validator_value}", col
+        return f"{err.instance!r} is not a valid {err.validator_value}", col, hint
     if "errorMessage" in err.schema:
-        return f"{err.instance!r}: {err.schema['errorMessage']}", col
-    return err.message, col
+        return f"{err.instance!r}: {err.schema['errorMessage']}", col, hint
+    return err.message, col, hint
 
 
 def read_sheet(path: str | Path) -> list[DatasetRow]:
@@ -120,9 +125,9 @@ def read_sheet(path: str | Path) -> list[DatasetRow]:
         typed = {k: _typed(v, props.get(k, {})) for k, v in raw.items()}
         errors = sorted(validator.iter_errors(typed), key=lambda e: (list(e.path), e.validator))
         if errors:
-            message, col = _message(errors[0], typed)
+            message, col, hint = _message(errors[0], typed)
             where = f"line {n}" + (f", column {col!r}" if col else "")
-            raise UserError(message, path=path, where=where, hint="See assets/schema_datasets.json.")
+            raise UserError(message, path=path, where=where, hint=hint)
         if typed["id"] in seen:
             raise UserError(f"duplicate dataset id {typed['id']!r} (first on line {seen[typed['id']]})",
                             path=path, where=f"line {n}")
@@ -145,7 +150,7 @@ def _row(sheet: Path, line: int, v: dict) -> DatasetRow:
         labels=resolve("labels"), genome=resolve("genome"), id_col=v.get("id_col"),
         sequence_col=v.get("sequence_col"), target_cols=targets, split_col=v.get("split_col"),
         task=v.get("task"), split=v.get("split"), split_args=v.get("split_args"), seed=v.get("seed", 0),
-        width=v.get("width"), length=v.get("length"), log1p=v.get("log1p", v["format"] in LOG1P_FORMATS),
+        width=v.get("width"), length=v.get("length"), log1p=v.get("log1p", bool(FORMATS[v["format"]].meta.get("log1p"))),
         allow_single_class=v.get("allow_single_class", False),
         description=v.get("description", ""), options=dict(v))
 

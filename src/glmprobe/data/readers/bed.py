@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from glmprobe.data.onehot import reverse_complement
+from glmprobe.data.readers import FORMATS
 from glmprobe.data.readers.base import Chunk, Reader, check_file, guard, is_gzip, open_text
 from glmprobe.errors import UserError
 
@@ -26,6 +27,7 @@ def _fields(line: str) -> list[str]:
     return line.split("\t") if "\t" in line else line.split()
 
 
+@FORMATS.register("bed", help="BED regions with target columns, sequences fetched from a reference genome")
 class BedReader(Reader):
     format = "bed"
     has_coords = True

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from glmprobe.data.readers import FORMATS
 from glmprobe.data.readers.base import Chunk, Reader, check_file, guard, open_text
 from glmprobe.data.readers.table import load_labels
 from glmprobe.errors import UserError
@@ -49,6 +50,7 @@ def iter_fasta(path: Path) -> Iterator[tuple[str, str, int]]:
     yield name, "".join(parts), line_no
 
 
+@FORMATS.register("fasta", help="FASTA sequences plus a labels table (CSV/TSV) keyed by record name")
 class FastaReader(Reader):
     format = "fasta"
 

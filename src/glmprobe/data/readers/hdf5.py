@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from glmprobe.data.readers import FORMATS
 from glmprobe.data.readers.base import Chunk, Reader, check_file, is_gzip
 from glmprobe.errors import UserError
 
@@ -40,20 +41,27 @@ class Layout:
     task: str = "regression"      # the study's task for this layout (the format fixes it)
     seq: str | None = None        # optional key of the same sequences as strings (checked against x)
     offsets: Callable[[np.ndarray], np.ndarray] | None = None   # y -> per-target logit baselines
+    help: str = ""                # one line for the FORMATS registry
+    log1p: bool = False           # the study trained these targets as log(y + 1): the sheet's default
 
 
 LAYOUTS: dict[str, Layout] = {
-    "lentimpra_h5": Layout("onehot_{g}", "y_{g}", "activity", seq="seq_{g}"),
-    "lentimpra_folds_h5": Layout("{g}_x", "{g}_y", "activity", groups=tuple(range(1, 11)), folds=True),
-    "chip_h5": Layout("x_{g}", "y_{g}", "bound", task="binary"),
-    "eclip_h5": Layout("X_{g}", "Y_{g}", "bound", extra_channels=True, task="binary"),
+    "lentimpra_h5": Layout("onehot_{g}", "y_{g}", "activity", seq="seq_{g}",
+                           help="lentiMPRA HDF5: onehot_/y_/seq_<split> per train/valid/test"),
+    "lentimpra_folds_h5": Layout("{g}_x", "{g}_y", "activity", groups=tuple(range(1, 11)), folds=True,
+                                 help="lentiMPRA HDF5 in ten folds: <fold>_x/<fold>_y, folds 1..10"),
+    "chip_h5": Layout("x_{g}", "y_{g}", "bound", task="binary", help="ChIP-seq HDF5: x_/y_<split>, binary"),
+    "eclip_h5": Layout("X_{g}", "Y_{g}", "bound", extra_channels=True, task="binary",
+                       help="eCLIP HDF5: X_/Y_<split>, binary; channels after the four bases are not sequence"),
     # INSERT-seq: only the first y column is the elongation readout (paper.md §1.1); the study always
     # trained on log(y + 1), so the sheet's log1p defaults to true for this format (see sheet.py).
-    "insert_h5": Layout("X_{g}", "Y_{g}", "elongation", transform=lambda y: _as_2d(y)[:, :1]),
+    "insert_h5": Layout("X_{g}", "Y_{g}", "elongation", transform=lambda y: _as_2d(y)[:, :1], log1p=True,
+                        help="INSERT-seq HDF5: X_/Y_<split>, the first y column (elongation), log1p by default"),
     # Splicing: y (N, 56, 2); [..., 0] is the tissue-specific delta logit, NaN where unobserved, and
     # [..., 1] the mean logit it is relative to (kept as target offsets: diff_KL and the test filter need it).
     "splicing_h5": Layout("x_{g}", "y_{g}", "tissue", transform=lambda y: y[..., 0], segments=(400, 400),
-                          y_ndim=(3,), offsets=lambda y: y[..., 1]),
+                          y_ndim=(3,), offsets=lambda y: y[..., 1],
+                          help="splicing HDF5: x_/y_<split>, two 400-nt segments, per-tissue delta logits"),
 }
 
 
@@ -212,3 +220,7 @@ class Hdf5Reader(Reader):
                                 split=None if lay.folds else [g] * k,
                                 offsets=lay.offsets(raw) if lay.offsets else None,
                                 fold=np.full(k, g, dtype=np.int64) if lay.folds else None)
+
+
+for _name, _layout in LAYOUTS.items():     # one registered format per layout, all read by Hdf5Reader
+    FORMATS.register(_name, Hdf5Reader, help=_layout.help, log1p=_layout.log1p)

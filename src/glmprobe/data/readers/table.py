@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from glmprobe.data.readers import FORMATS
 from glmprobe.data.readers.base import Chunk, Reader, guard, open_text, sniff_delimiter
 from glmprobe.errors import UserError
 
@@ -131,6 +132,7 @@ def _lines(line0: int):
     return lambda i: f"line {line0 + i}"
 
 
+@FORMATS.register("table", help="CSV/TSV table: a sequence column, target columns, optional id and split columns")
 class TableReader(Reader):
     format = "table"
 
