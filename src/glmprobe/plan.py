@@ -22,7 +22,7 @@ from pathlib import Path
 import click
 
 from glmprobe.errors import UserError
-from glmprobe.glm.adapter import ModelSpec
+from glmprobe.glm.adapter import POOLINGS, ModelSpec
 from glmprobe.heads.registry import fits
 from glmprobe.params import Params, load_params
 
@@ -80,7 +80,7 @@ def model_specs(params: Params) -> list[ModelSpec]:
         if taken:
             raise UserError(f"model id(s) {', '.join(sorted(taken))} are reserved for 'pretrain: true'",
                             path=params["models"], hint="Rename those rows")
-        common = dict(source=folder, family="hf-mlm", layers="all", pooling=["cls", "mean", "tokens"],
+        common = dict(source=folder, family="hf-mlm", layers="all", pooling=list(POOLINGS),
                       dtype="float32")
         specs += [ModelSpec(id=PRETRAINED_ID, **common),
                   ModelSpec(id=PRETRAINED_RANDOM_ID, random_init=True, **common)]

@@ -16,7 +16,7 @@ from glmprobe.data.readers import FORMATS, Reader, open_reader
 from glmprobe.data.readers.hdf5 import LAYOUTS, Hdf5Reader
 from glmprobe.data.sheet import DatasetRow
 from glmprobe.errors import UserError
-from glmprobe.glm.adapter import FAMILIES, Adapter, adapter_class
+from glmprobe.glm.adapter import FAMILIES, POOLED, POOLINGS, TOKENS, Adapter, adapter_class
 from glmprobe.heads.baseline import ARCHS, CONTROLS, load_arch
 from glmprobe.heads.registry import HEADS, get_head
 from glmprobe.registry import Registry
@@ -60,6 +60,12 @@ def test_models_sheet_schema_names_every_registered_family():
     listed = re.search(r":\s*(.*?)\s*\(", family["description"]).group(1)
     assert {f.strip() for f in listed.split(",")} == set(FAMILIES.names())
     assert all(re.fullmatch(family["pattern"], f) for f in FAMILIES.names())
+
+
+def test_models_sheet_schema_poolings_are_the_store_poolings():
+    pooling = json.loads((ASSETS / "schema_models.json").read_text())["items"]["properties"]["pooling"]
+    assert _pattern_names(pooling["pattern"]) == set(POOLINGS) == set(POOLED) | set(TOKENS)
+    assert all(set(e.poolings) <= set(POOLINGS) for e in HEADS.entries())
 
 
 def test_datasets_sheet_schema_format_enum_is_the_readers_formats():

@@ -41,6 +41,7 @@ from sklearn.metrics import roc_auc_score
 from tqdm.auto import tqdm
 
 from glmprobe.data import motifs as jaspar
+from glmprobe.data.dataset import SPLITS
 from glmprobe.errors import UserError
 from glmprobe.record import read_record, software_versions
 
@@ -481,7 +482,7 @@ def make_synth(outdir: str | os.PathLike, seed: int = 0, small: bool = False, *,
     for t in tasks:
         truth["datasets"][t.name] = {
             "task": t.task, "file": "mpra.tsv" if t.name == "synth_mpra" else "chip.tsv",
-            "targets": list(t.targets), "n": {s: int((t.split == s).sum()) for s in ("train", "valid", "test")},
+            "targets": list(t.targets), "n": {s: int((t.split == s).sum()) for s in SPLITS},
             "params": t.params, "oracle": _oracle(t)}
     with task.writing() as tmp:
         _write_table(tmp / "mpra.tsv", tasks[0])

@@ -31,7 +31,11 @@ from glmprobe.registry import Registry
 if TYPE_CHECKING:
     import torch
 
-POOLINGS = ("cls", "mean", "tokens")
+# The one definition of the store poolings: POOLED read as one vector per sequence (probe heads
+# linear/mlp, zero-shot distances), TOKENS as the per-token matrix (token heads).
+POOLED: tuple[str, ...] = ("cls", "mean")
+TOKENS: tuple[str, ...] = ("tokens",)
+POOLINGS = POOLED + TOKENS
 
 
 @dataclass

@@ -16,9 +16,8 @@ from types import ModuleType
 
 from torch import nn
 
+from glmprobe.glm.adapter import POOLED, TOKENS
 from glmprobe.registry import Registry
-
-POOLED, TOKENS = ("cls", "mean"), ("tokens",)
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import click
 
-from glmprobe.data.dataset import DatasetFile
+from glmprobe.data.dataset import SPLITS, DatasetFile
 from glmprobe.data.onehot import encode
 from glmprobe.heads import segmented
 from glmprobe.heads.baseline import ARCHS, load_arch
@@ -74,7 +74,7 @@ def baseline_step(dataset: str | os.PathLike, arch: str, outdir: str | os.PathLi
     else:
         length = max(len(s) for s in ds.sequences)
         X = encode(list(ds.sequences), length)
-    data = {s: dr.arrays(s, X[dr.rows[s]]) for s in ("train", "valid", "test")}
+    data = {s: dr.arrays(s, X[dr.rows[s]]) for s in SPLITS}
     check_split_sizes(data, path=dataset)
     check_targets(data, task_name, names, dataset)
     run_opts = dataclasses.replace(with_study(opts, spec.study_for(task_name)), loss=dr.loss)
@@ -91,7 +91,7 @@ def baseline_step(dataset: str | os.PathLike, arch: str, outdir: str | os.PathLi
                    if hasattr(spec.module, "tune") else "optuna-tpe"), **dr.params}
     from glmprobe.train.outputs import write_outputs
     with task.writing() as tmp:
-        write_outputs(tmp, result, {k: data[k] for k in ("train", "valid", "test")}, task_name, names, task.record)
+        write_outputs(tmp, result, {k: data[k] for k in SPLITS}, task_name, names, task.record)
     return task.record_path
 
 

@@ -34,6 +34,7 @@ from tqdm.auto import tqdm
 
 from glmprobe.atomic import sha256_file
 from glmprobe.errors import UserError
+from glmprobe.glm.adapter import POOLED
 from glmprobe.steps.skeleton import Task
 from glmprobe.variants import genome as vgenome
 from glmprobe.variants.io import READERS, read_variants
@@ -270,7 +271,7 @@ def _spec(models: Path | None, model_id: str | None, source: str | None, family:
               help=f"Window length in nt, centred on the variant. Default: a trained model's input length, "
                    f"else {MATCHED_LENGTH} (the matched context); give the model's native context to score there.")
 @click.option("--layers", help="Zero-shot: layers to compare (all, last or ';'-separated ints; default: the sheet's).")
-@click.option("--pooling", type=click.Choice(["mean", "cls"]), default="mean", show_default=True,
+@click.option("--pooling", type=click.Choice(POOLED), default="mean", show_default=True,
               help="Zero-shot: embedding pooled before the distance (mean excludes special tokens).")
 @click.option("--score", "scores", multiple=True, type=click.Choice(ZERO_SHOT),
               help="Zero-shot score (repeatable). Default: every distance, plus llr (masked LMs) or delta_ll "

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from glmprobe.data.dataset import SPLITS
 from glmprobe.errors import UserError
 
 
@@ -51,7 +52,7 @@ def split_arrays(X: Any, y: np.ndarray, ids: np.ndarray, split: np.ndarray) -> d
     """Cut row-aligned arrays into ``{"train", "valid", "test"}`` by split name."""
     split = np.asarray(split).astype(str)
     out = {}
-    for name in ("train", "valid", "test"):
+    for name in SPLITS:
         idx = np.flatnonzero(split == name)
         out[name] = Arrays(take(X, idx), np.asarray(y)[idx], np.asarray(ids)[idx])
     return out

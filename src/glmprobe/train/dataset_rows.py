@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from glmprobe.data.dataset import SPLITS
 from glmprobe.data.delta_logit import MIN_DELTA_PSI, MIN_OBSERVED, study_test_rows
 from glmprobe.errors import UserError
 from glmprobe.train.data import Arrays
@@ -25,7 +26,6 @@ from glmprobe.train.fit import headline
 from glmprobe.train.losses import loss_for
 
 log = logging.getLogger(__name__)
-SPLITS = ("train", "valid", "test")
 TEST_FILTER = f">= {MIN_OBSERVED} observed targets and max |PSI - PSI(mean logit)| >= {MIN_DELTA_PSI}"
 
 

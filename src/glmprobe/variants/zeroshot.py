@@ -26,7 +26,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from glmprobe.errors import UserError
-from glmprobe.glm.adapter import Adapter
+from glmprobe.glm.adapter import POOLED, Adapter
 from glmprobe.glm.extract import Extractor
 from glmprobe.variants.windows import SiteChunk
 
@@ -58,7 +58,7 @@ class EmbeddingScorer:
     def __init__(self, adapter: Adapter, layers: Sequence[int], pooling: str = "mean",
                  which: Sequence[str] = DISTANCES, *, batch_size: int = 32, rc_average: bool = False,
                  device: str = "cpu"):
-        if pooling not in ("mean", "cls"):
+        if pooling not in POOLED:
             raise UserError(f"pooling {pooling!r} cannot be compared as one vector; use mean or cls",
                             where="--pooling")
         self.layers, self.pooling, self.which = list(layers), pooling, list(which)

@@ -16,11 +16,10 @@ from pathlib import Path
 
 import numpy as np
 
+from glmprobe.data.dataset import SPLITS
 from glmprobe.data.readers import FORMATS
 from glmprobe.data.readers.base import Chunk, Reader, check_file, is_gzip
 from glmprobe.errors import UserError
-
-SPLIT_GROUPS = ("train", "valid", "test")
 
 
 def _as_2d(y: np.ndarray) -> np.ndarray:
@@ -32,7 +31,7 @@ class Layout:
     x: str                        # key template, "{g}" = group
     y: str
     target: str                   # default target name
-    groups: tuple = SPLIT_GROUPS
+    groups: tuple = SPLITS        # split names (or fold numbers when folds)
     folds: bool = False           # groups are fold numbers, not split names
     extra_channels: bool = False  # eCLIP: channels after the first 4 are not sequence
     transform: Callable[[np.ndarray], np.ndarray] = _as_2d
