@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import random
 
+import numpy as np
+
 BASES = "ACGT"
 
 
@@ -40,3 +42,11 @@ def assert_exact_cover(batch, seqs):
             cover[a:b] += 1
         assert (cover == 1).all(), f"sequence {i} coverage {cover.tolist()}"
         assert (batch.spans[i][batch.special_mask[i]] == -1).all()
+
+
+def assert_same_batch(fast, ref) -> None:
+    """Two TokenBatches are identical: every field, values and dtypes."""
+    for f in ("input_ids", "attention_mask", "special_mask", "spans", "lengths"):
+        a, b = getattr(fast, f), getattr(ref, f)
+        assert a.dtype == b.dtype, f
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b), err_msg=f)

@@ -8,7 +8,7 @@ import sys
 import numpy as np
 import pytest
 import torch
-from adapter_helpers import assert_exact_cover, count_forwards, make_adapter, random_dna
+from adapter_helpers import assert_exact_cover, assert_same_batch, count_forwards, make_adapter, random_dna
 
 from glmprobe.errors import UserError
 from glmprobe.glm.adapters.nt import nt_pieces
@@ -63,6 +63,23 @@ def test_nt_layers_match_model_and_context(nt, nt_dir):
         nt.tokenize(["ACGTAC" * 62])
 
 
+def _encode_counts(adapter, seqs):
+    return np.array([len(ids) for ids, _ in adapter.encode(seqs)], dtype=np.int64)
+
+
+def test_nt_count_by_rule_equals_encode_with_and_without_n(nt):
+    seqs = random_dna(3, 230, seed=2) + ["ACGTACGTNAAAAAAC", "NNACG", "N", "ACGTN", "NACGTACGTACGTN", "A" * 13]
+    assert nt.count_by_rule(seqs) is not None  # the NT fixture's vocabulary is complete: no encoding
+    np.testing.assert_array_equal(nt.count_tokens(seqs), _encode_counts(nt, seqs))
+    np.testing.assert_array_equal(nt.count_tokens(seqs), nt.tokenize(seqs).lengths)
+
+
+def test_nt_array_tokenize_equals_the_per_sequence_path(nt):
+    seqs = random_dna(3, 230, seed=4) + random_dna(2, 173, seed=5) + ["ACGTACGTNAAAAAAC", "NNACG", "ACGTA", "N"]
+    fast, ref = nt.tokenize(seqs), nt._collate(nt.encode(seqs))
+    assert_same_batch(fast, ref)
+
+
 # ---------------------------------------------------------------- DNABERT (overlapping k-mers)
 def test_dnabert_overlapping_kmers(kmer_dir):
     adapter = make_adapter("dnabert", kmer_dir)
@@ -79,6 +96,13 @@ def test_dnabert_overlapping_kmers(kmer_dir):
         adapter.tokenize(["ACGNACG"])
     with pytest.raises(UserError, match="fewer than k=3"):
         adapter.tokenize(["AC"])
+    seqs = random_dna(4, 31, seed=3) + ["ACG", "ACGTA"]
+    assert adapter.count_by_rule(seqs) is not None
+    np.testing.assert_array_equal(adapter.count_tokens(seqs), _encode_counts(adapter, seqs))
+    with pytest.raises(UserError, match="unknown token"):  # the count pass still refuses N (via encode)
+        adapter.count_tokens(["ACGTA", "ACGNACG"])
+    with pytest.raises(UserError, match="fewer than k=3"):
+        adapter.count_tokens(["AC"])
 
 
 def test_dnabert_refuses_non_kmer_vocabulary(bpe_dir):
@@ -188,6 +212,8 @@ def test_gpn_lowercase_n_as_mask_and_length_groups(gpn_dir, fake_gpn):
     assert batch.input_ids[0, :5].tolist() == tok.convert_tokens_to_ids(["a", "c", "g", "[MASK]", "t"])
     assert_exact_cover(batch, seqs)  # N keeps its span
     assert adapter.cls_index is None
+    assert adapter.count_by_rule(seqs) is not None
+    np.testing.assert_array_equal(adapter.count_tokens(seqs), batch.lengths)
     calls = count_forwards(adapter.model)
     got = adapter.hidden_states(batch, [0, 1, 2])
     assert len(calls) == 2  # no attention mask + bidirectional: one pass per length group

@@ -7,7 +7,7 @@ import logging
 import numpy as np
 import pytest
 import torch
-from adapter_helpers import assert_exact_cover, count_forwards, make_adapter, random_dna
+from adapter_helpers import assert_exact_cover, assert_same_batch, count_forwards, make_adapter, random_dna
 
 from glmprobe.errors import UserError
 from glmprobe.glm.adapter import ModelSpec, get_adapter
@@ -39,6 +39,24 @@ def test_mlm_tokens_specials_and_spans(mlm):
     assert_exact_cover(batch, seqs)
     assert mlm.cls_index == 0
     np.testing.assert_array_equal(mlm.count_tokens(seqs), batch.lengths)
+
+
+@pytest.mark.parametrize("name", ["bpe_dir", "clm_dir"])
+def test_vectorised_tokenize_equals_the_per_sequence_path(name, request):
+    """The fast-tokenizer path (flat arrays from the Rust encodings) gives the very batch that
+    ``_collate(encode(...))`` builds sequence by sequence, and the count-only pass its lengths."""
+    adapter = make_adapter("hf-clm" if name == "clm_dir" else "hf-mlm", request.getfixturevalue(name))
+    assert adapter._backend() is not None  # these fixtures have fast tokenizers: the vectorised path runs
+    seqs = random_dna(7, 23, seed=5) + ["A", "ACGTACGTACGTACGTACGTACGTACGTACGTACGT", "GGGG"]
+    fast, ref = adapter.tokenize(seqs), adapter._collate(adapter.encode(seqs))
+    assert_same_batch(fast, ref)
+    np.testing.assert_array_equal(adapter.count_tokens(seqs), ref.lengths)
+
+
+def test_count_only_pass_refuses_unknown_bases_too(mlm):
+    with pytest.raises(UserError, match="unknown token") as err:
+        mlm.count_tokens(["ACGTACGT", "ACGT", "ACGTNACG"])
+    assert "batch item 2" in str(err.value) and "(N)" in str(err.value)
 
 
 def test_mlm_layers_match_model_from_one_forward(mlm, bpe_dir):

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from collections import Counter
 
+import numpy as np
+
 from glmprobe.errors import UserError
 from glmprobe.glm.adapter import register
 from glmprobe.glm.adapters.hf import HFAdapter
@@ -36,6 +38,14 @@ class DNABERTAdapter(HFAdapter):
             pieces = [(seq[j:j + self.k], j, j + self.k) for j in range(len(seq) - self.k + 1)]
             out.append(self.encode_pieces(pieces, seq, i))
         return out
+
+    def count_by_rule(self, seqs):
+        """L - k + 1 k-mers plus the specials; None (encode refuses) for a too-short or N-holding one."""
+        lengths = np.fromiter(map(len, seqs), np.int64, len(seqs))
+        if (lengths < self.k).any() or any("N" in s for s in seqs):
+            return None
+        prefix, suffix = self.special_template()
+        return lengths - self.k + 1 + len(prefix) + len(suffix)
 
 
 def kmer_size(vocab) -> int | None:

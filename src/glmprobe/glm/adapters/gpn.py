@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import importlib
 
+import numpy as np
+
 from glmprobe.errors import UserError
 from glmprobe.glm.adapter import register
 from glmprobe.glm.adapters.hf import HFAdapter
@@ -53,6 +55,14 @@ class GPNAdapter(HFAdapter):
             pieces = [(self._n_token if base == "N" else text[j], j, j + 1) for j, base in enumerate(seq)]
             out.append(self.encode_pieces(pieces, seq, i))
         return out
+
+    def count_by_rule(self, seqs):
+        """One token per base plus the specials, once every base (and the N token) is in the vocabulary."""
+        bases = list("acgt" if self._lower else "ACGT") + [self._n_token]
+        if not self._vocab_has(bases):
+            return None
+        prefix, suffix = self.special_template()
+        return np.fromiter(map(len, seqs), np.int64, len(seqs)) + len(prefix) + len(suffix)
 
     @property
     def max_tokens(self) -> int | None:

@@ -23,6 +23,7 @@ import logging
 import os
 import re
 from collections.abc import Sequence
+from itertools import chain
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -327,11 +328,107 @@ class HFAdapter(Adapter):
         return ids, spans
 
     def tokenize(self, seqs: Sequence[str]) -> TokenBatch:
-        return self._collate(self.encode(check_sequences(seqs)))
+        seqs = check_sequences(seqs)
+        backend = self._backend()
+        if backend is None:
+            return self._collate(self.encode(seqs))
+        return self._tokenize_backend(backend, seqs)
 
     def count_tokens(self, seqs: Sequence[str]) -> np.ndarray:
-        """Token count per sequence (specials included), for a dataset-wide max (paper §8.6)."""
-        return np.array([len(ids) for ids, _ in self.encode(check_sequences(seqs))], dtype=np.int64)
+        """Token count per sequence (specials included), for a dataset-wide max (paper §8.6).
+
+        With a fast tokenizer (and the generic ``encode``) a count-only pass: the Rust
+        tokenizer without offsets, token ids checked for UNK in one array operation.
+        """
+        seqs = check_sequences(seqs)
+        backend = self._backend()
+        if backend is None:
+            counted = self.count_by_rule(seqs)
+            if counted is not None:
+                return counted
+            return np.array([len(ids) for ids, _ in self.encode(seqs)], dtype=np.int64)
+        encodings = backend.encode_batch_fast(seqs, add_special_tokens=True)
+        lengths = np.fromiter(map(len, encodings), np.int64, len(encodings))
+        unk = getattr(self.tokenizer, "unk_token_id", None)
+        if unk is not None:
+            ids = np.fromiter(chain.from_iterable(e.ids for e in encodings), np.int64, int(lengths.sum()))
+            if bool((ids == unk).any()):
+                self._tokenize_backend(backend, seqs)  # raises the UNK error with the bases named
+        return lengths
+
+    def count_by_rule(self, seqs: list[str]) -> np.ndarray | None:
+        """Families that tokenise by a fixed rule (their own ``encode``): token counts straight
+        from the sequence lengths, or None where ``encode`` must run (it would refuse a token,
+        or the rule has no closed form). The counts equal ``encode``'s (tests/glm/adapters)."""
+        return None
+
+    def _vocab_has(self, tokens) -> bool:
+        vocab = self.vocab
+        return all(t in vocab for t in tokens)
+
+    def _backend(self):
+        """The fast tokenizer's Rust backend, set as transformers sets it for ``padding=False,
+        truncation=False`` (no padding, no truncation, its own special-token splitting); None
+        for slow tokenizers and for families that tokenise by their own rule (``encode``)."""
+        tok = self.tokenizer
+        if type(self).encode is not HFAdapter.encode or not getattr(tok, "is_fast", False):
+            return None
+        backend = getattr(tok, "backend_tokenizer", None) or getattr(tok, "_tokenizer", None)
+        if backend is None or not hasattr(backend, "encode_batch_fast"):
+            return None
+        if backend.truncation is not None:
+            backend.no_truncation()
+        if backend.padding is not None:
+            backend.no_padding()
+        split = getattr(tok, "split_special_tokens", None)
+        if split is not None and backend.encode_special_tokens != split:
+            backend.encode_special_tokens = split
+        return backend
+
+    def _tokenize_backend(self, backend, seqs: list[str]) -> TokenBatch:
+        """:meth:`tokenize` for fast tokenizers with no per-sequence Python: the Rust tokenizer's
+        ids and offsets flattened into arrays and scattered into the padded batch. The same
+        batch as ``_collate(encode(seqs))`` (tests/glm/adapters/test_hf.py checks it)."""
+        import torch
+
+        encodings = backend.encode_batch(seqs, add_special_tokens=True)
+        n = len(encodings)
+        lengths = np.fromiter(map(len, encodings), np.int64, n)
+        total = int(lengths.sum())
+        ids = np.fromiter(chain.from_iterable(e.ids for e in encodings), np.int64, total)
+        offsets = np.fromiter(chain.from_iterable(chain.from_iterable(e.offsets for e in encodings)), np.int64,
+                              2 * total).reshape(total, 2)
+        unk = getattr(self.tokenizer, "unk_token_id", None)
+        specials = np.fromiter(self.special_ids - {unk}, np.int64)  # UNK keeps its span for the error
+        offsets[np.isin(ids, specials)] = -1
+        if unk is not None and bool((ids == unk).any()):
+            first = int(np.argmax(ids == unk))
+            i = int(np.searchsorted(np.cumsum(lengths), first, side="right"))
+            lo = int(lengths[:i].sum())
+            self._check_unk(ids[lo:lo + int(lengths[i])].tolist(), seqs[i], i,
+                            [tuple(x) for x in offsets[lo:lo + int(lengths[i])].tolist()])
+        self._check_limit(lengths)
+        width = int(lengths.max(initial=0))
+        real = np.arange(width) < lengths[:, None]
+        input_ids = np.full((n, width), self.pad_id, dtype=np.int64)
+        input_ids[real] = ids
+        spans = np.full((n, width, 2), -1, dtype=np.int32)
+        spans[real] = offsets
+        return TokenBatch(input_ids=torch.from_numpy(input_ids), attention_mask=torch.from_numpy(real.astype(np.int64)),
+                          special_mask=spans[:, :, 0] < 0, spans=spans, lengths=lengths)
+
+    def _check_limit(self, lengths) -> None:
+        """Refuse (never truncate) a batch with a sequence longer than the context."""
+        limit = self.max_tokens
+        if limit is None:
+            return
+        over = np.nonzero(np.asarray(lengths) > limit)[0]
+        if len(over):
+            i = int(over[0])
+            raise UserError(f"sequence {i} is {int(lengths[i])} tokens, more than the {limit}-token context of "
+                            f"model '{self.spec.id}'; glmprobe never truncates silently",
+                            where=f"batch item {i}",
+                            hint="Set window=split in the models sheet to embed long sequences in windows")
 
     @property
     def pad_id(self) -> int:
@@ -345,13 +442,7 @@ class HFAdapter(Adapter):
         """Right-pad (so causal tokens never see padding), build masks, refuse over-long inputs."""
         import torch
 
-        limit = self.max_tokens
-        for i, (ids, _) in enumerate(encoded):
-            if limit is not None and len(ids) > limit:
-                raise UserError(f"sequence {i} is {len(ids)} tokens, more than the {limit}-token context of "
-                                f"model '{self.spec.id}'; glmprobe never truncates silently",
-                                where=f"batch item {i}",
-                                hint="Set window=split in the models sheet to embed long sequences in windows")
+        self._check_limit([len(ids) for ids, _ in encoded])
         n, width = len(encoded), max(len(ids) for ids, _ in encoded)
         input_ids = np.full((n, width), self.pad_id, dtype=np.int64)
         attention = np.zeros((n, width), dtype=np.int64)
