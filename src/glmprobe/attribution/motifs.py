@@ -43,17 +43,39 @@ def read_meme(path: str | os.PathLike) -> dict[str, tuple[str, np.ndarray]]:
     return out
 
 
+# modisco-lite's own command-line defaults (``modisco motifs``): 20-nt seqlet cores with 5-nt
+# flanks (the planted motifs are 8-21 nt), 5 % seqlet FDR, 2 Leiden runs (the API default of 50
+# repeats the clustering 25 times over)
+SLIDING_WINDOW = 20
+FLANK = 5
+SEQLET_FDR = 0.05
+LEIDEN_RUNS = 2
+MIN_SEQLETS = 100     # per metacluster (modisco's min_metacluster_size)
+FINAL_MIN_CLUSTER = 20
+
+
 def run_modisco(onehot: np.ndarray, hypothetical: np.ndarray, *, max_seqlets: int = 2000,
-                window: int = 21, flank: int = 10) -> list[dict]:
-    """modisco-lite patterns as dicts: sign, index, n_seqlets, ppm/cwm/hcwm (4, w) trimmed."""
+                window: int = SLIDING_WINDOW, flank: int = FLANK, seqlet_fdr: float = SEQLET_FDR,
+                leiden_runs: int = LEIDEN_RUNS, min_seqlets: int = MIN_SEQLETS,
+                final_min_cluster: int = FINAL_MIN_CLUSTER) -> list[dict]:
+    """modisco-lite patterns as dicts: sign, index, n_seqlets, ppm/cwm/hcwm (4, w) trimmed.
+
+    ``onehot`` and ``hypothetical`` are (N, 4, L): the hypothetical contributions of every base
+    at every position (for gxi the gradient-corrected gradient, for ISM the centred change),
+    so that ``hypothetical * onehot`` is the map scored against the planted sites.
+    """
     from modiscolite.tfmodisco import TFMoDISco
 
+    if onehot.shape != hypothetical.shape or onehot.ndim != 3 or onehot.shape[1] != 4:
+        raise ValueError(f"one-hot {onehot.shape} and hypothetical {hypothetical.shape} must both be (N, 4, L)")
     X = np.ascontiguousarray(onehot.transpose(0, 2, 1), dtype=np.float32)       # modisco reads (N, L, 4)
     H = np.ascontiguousarray(hypothetical.transpose(0, 2, 1), dtype=np.float32)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         pos, neg = TFMoDISco(one_hot=X, hypothetical_contribs=H, sliding_window_size=window, flank_size=flank,
-                             max_seqlets_per_metacluster=max_seqlets, verbose=False)
+                             max_seqlets_per_metacluster=max_seqlets, target_seqlet_fdr=seqlet_fdr,
+                             n_leiden_runs=leiden_runs, min_metacluster_size=min_seqlets,
+                             final_min_cluster_size=final_min_cluster, verbose=False)
     out = []
     for sign, patterns in (("pos", pos), ("neg", neg)):
         for k, p in enumerate(patterns or []):
