@@ -22,7 +22,7 @@ from pathlib import Path
 import click
 
 from glmprobe.errors import UserError
-from glmprobe.glm.adapter import POOLINGS, ModelSpec
+from glmprobe.glm.adapter import POOLINGS, ModelSpec, absolute_layers
 from glmprobe.heads.registry import fits
 from glmprobe.params import Params, load_params
 
@@ -91,28 +91,17 @@ def known_layers(spec: ModelSpec, params: Params) -> list[int] | None:
     """Absolute layer numbers when they can be known before embedding, else None."""
     if spec.family == "onehot":
         return [0]
-    n = None
-    if spec.id in (PRETRAINED_ID, PRETRAINED_RANDOM_ID):
-        n = _pretrain_layers(params)
-    else:
-        config = Path(spec.source) / "config.json"
-        if config.is_file():
-            cfg = json.loads(config.read_text())
-            n = next((cfg[k] for k in ("num_hidden_layers", "n_layer", "num_layers", "n_layers") if k in cfg), None)
-    if isinstance(spec.layers, list) and all(layer >= 0 for layer in spec.layers):
-        return sorted(set(spec.layers))
-    if n is None:
+    n = _pretrain_layers(params) if spec.id in (PRETRAINED_ID, PRETRAINED_RANDOM_ID) else _config_layers(spec)
+    return absolute_layers(spec.layers, n, spec.id, path=params.get("models"))
+
+
+def _config_layers(spec: ModelSpec) -> int | None:
+    """The number of blocks a local model folder's config.json states, else None."""
+    config = Path(spec.source) / "config.json"
+    if not config.is_file():
         return None
-    if spec.layers == "all":
-        return list(range(1, n + 1))
-    if spec.layers == "last":
-        return [n]
-    out = sorted({layer + n + 1 if layer < 0 else layer for layer in spec.layers})
-    bad = [layer for layer in out if not 0 <= layer <= n]
-    if bad:
-        raise UserError(f"model '{spec.id}': layers {spec.layers} out of range (it has 0..{n})",
-                        path=params.get("models"))
-    return out
+    cfg = json.loads(config.read_text())
+    return next((cfg[k] for k in ("num_hidden_layers", "n_layer", "num_layers", "n_layers") if k in cfg), None)
 
 
 def pretrain_args(params: Params) -> dict:

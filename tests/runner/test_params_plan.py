@@ -154,3 +154,15 @@ def test_hub_model_of_unknown_depth_probes_every_stored_layer(project):
     probes = [t for t in build_plan(p) if t.step == "probe"]
     assert probes and all(t.args["layer"] == "all" for t in probes)
     assert {t.outdir for t in probes} == {"probes/d1/hub", "probes/d2/hub", "probes/d1/hub2", "probes/d2/hub2"}
+
+
+def test_plan_and_adapter_read_layers_by_one_rule(project):
+    from glmprobe.glm.adapter import absolute_layers
+
+    assert absolute_layers([1, -1], 3, "m") == [1, 3] and absolute_layers("all", 3, "m") == [1, 2, 3]
+    assert absolute_layers("last", 3, "m") == [3] and absolute_layers("last", None, "m") is None
+    assert absolute_layers([2, 0, 2], None, "m") == [0, 2] and absolute_layers([2, -1], None, "m") is None
+    (project / "conf" / "models.csv").write_text(MODELS.format(src="mymodel").replace("1;-1", "1;-5"))
+    p = load_params(write(project, "input: datasets.csv\nmodels: models.csv\n"), {"outdir": project / "out"})
+    with pytest.raises(UserError, match=r"models.csv: layer -5 out of range for model 'm' \(it has layers 0..3;"):
+        build_plan(p)

@@ -133,19 +133,35 @@ class Adapter(abc.ABC):
         return None
 
     def resolve_layers(self, layers: str | Sequence[int]) -> list[int]:
-        n = self.num_layers
-        if layers == "all":
-            return list(range(1, n + 1))
-        if layers == "last":
-            return [n]
-        out = []
-        for layer in layers:
-            absolute = layer + n + 1 if layer < 0 else layer
-            if not 0 <= absolute <= n:
-                raise UserError(f"layer {layer} out of range for model '{self.spec.id}' "
-                                f"(it has layers 0..{n}; negative counts from the end)")
-            out.append(absolute)
-        return sorted(set(out))
+        """Absolute layer numbers of a layer spec for this model (:func:`absolute_layers`)."""
+        return absolute_layers(layers, self.num_layers, self.spec.id)
+
+
+def absolute_layers(layers: str | Sequence[int], n: int | None, model_id: str, *,
+                    path: object | None = None) -> list[int] | None:
+    """The one layer-spec rule: ``"all"`` (blocks 1..n), ``"last"`` (n) or a list of layer numbers
+    (negative counts from the end: -1 = n), for a model with ``n`` blocks -> sorted absolute numbers.
+
+    ``n=None`` (depth not known yet, e.g. before a hub model is loaded): the numbers when the spec
+    does not depend on the depth (a list without negatives), else None. A layer outside 0..n is a
+    UserError naming the model (and ``path``, the sheet it came from, when given).
+    """
+    if n is None:
+        if isinstance(layers, str) or any(layer < 0 for layer in layers):
+            return None
+        return sorted(set(layers))
+    if layers == "all":
+        return list(range(1, n + 1))
+    if layers == "last":
+        return [n]
+    out = []
+    for layer in layers:
+        absolute = layer + n + 1 if layer < 0 else layer
+        if not 0 <= absolute <= n:
+            raise UserError(f"layer {layer} out of range for model '{model_id}' "
+                            f"(it has layers 0..{n}; negative counts from the end)", path=path)
+        out.append(absolute)
+    return sorted(set(out))
 
 
 # Every family module in glmprobe.glm.adapters registers its class here on import; a module whose
