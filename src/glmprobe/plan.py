@@ -21,6 +21,7 @@ from pathlib import Path
 
 import click
 
+from glmprobe.data.sheet import read_sheet
 from glmprobe.errors import UserError
 from glmprobe.glm.adapter import POOLINGS, ModelSpec, absolute_layers
 from glmprobe.heads.registry import fits
@@ -46,13 +47,7 @@ def dataset_ids(params: Params) -> list[str]:
     """Dataset ids from the datasets sheet (or the synthetic benchmark), filtered by ``datasets``."""
     sheet = Path(params["input"])
     if sheet.is_file():
-        delim = "\t" if sheet.suffix == ".tsv" else ","
-        with open(sheet, newline="", encoding="utf-8-sig") as fh:
-            reader = csv.DictReader(fh, delimiter=delim)
-            if "id" not in (reader.fieldnames or []):
-                raise UserError("datasets sheet has no 'id' column", path=sheet, where="line 1")
-            ids = [row["id"].strip() for row in reader if (row.get("id") or "").strip()
-                   and not row["id"].lstrip().startswith("#")]
+        ids = [row.id for row in read_sheet(sheet)]   # the one parser (and validator) of the sheet
     elif params.get("synth"):
         from glmprobe.data.synth import SIZES  # dataset names are fixed by the generator
 

@@ -166,3 +166,14 @@ def test_plan_and_adapter_read_layers_by_one_rule(project):
     p = load_params(write(project, "input: datasets.csv\nmodels: models.csv\n"), {"outdir": project / "out"})
     with pytest.raises(UserError, match=r"models.csv: layer -5 out of range for model 'm' \(it has layers 0..3;"):
         build_plan(p)
+
+
+def test_plan_reads_the_datasets_sheet_with_the_prepare_parser(project):
+    sheet = project / "conf" / "datasets.csv"
+    sheet.write_text("# a comment line\n" + SHEET.replace(",", "\t") + "d3\ttabel\td3.tsv\tregression\tcolumn\ty\n")
+    p = load_params(write(project, "input: datasets.csv\n"), {"outdir": project / "out"})
+    with pytest.raises(UserError, match=r"datasets.csv \(line 5, column 'format'\): 'tabel' is not one of .*"
+                                        r"Did you mean 'table'\?"):
+        build_plan(p)
+    sheet.write_text("# a comment line\n" + SHEET.replace(",", "\t"))      # tab-separated, any suffix
+    assert [t.id for t in build_plan(p) if t.step == "prepare"] == ["datasets/d1", "datasets/d2"]
