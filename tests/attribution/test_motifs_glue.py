@@ -80,3 +80,20 @@ def test_name_patterns_takes_each_patterns_best_tomtom_match_with_bh_q_values(mo
     assert motifs.recovered(table) == ["MA2"]          # q(1e-6) < 0.05; q(0.04) over 6 pairs is not
     assert q[1, 1] > 0.05
     assert motifs.recovered(pd.DataFrame(columns=table.columns)) == []
+
+
+def test_ideal_contributions_put_each_sites_centred_log_odds_times_its_effect_on_its_strand():
+    from glmprobe.data.motifs import fetch_motif
+
+    lo = fetch_motif("MA0139.2").log_odds()
+    lo = (lo - lo.mean(0)) / np.abs(lo - lo.mean(0)).max()
+    w = lo.shape[1]
+    effects = pd.DataFrame([("a", "MA0139.2", 2, 2 + w, "+", 0.9, 0.5), ("b", "MA0139.2", 10, 10 + w, "-", 0.8, -1.0),
+                            ("b", "MA0139.2", 40, 40 + w, "+", 0.9, 0.0), ("zz", "MA0139.2", 0, w, "+", 1.0, 1.0)],
+                           columns=["id", "motif_id", "start", "end", "strand", "score", "effect"])
+    H = motifs.ideal_contributions(["a", "b"], 60, effects)
+    assert H.shape == (2, 4, 60)
+    np.testing.assert_allclose(H[0, :, 2:2 + w], 0.5 * lo, rtol=1e-6)
+    np.testing.assert_allclose(H[1, :, 10:10 + w], -lo[::-1, ::-1], rtol=1e-6)   # minus strand: reverse complement
+    assert not H[1, :, 40:].any() and not H[0, :, 2 + w:].any()                   # inert site, background: 0
+    np.testing.assert_allclose(H.sum(axis=1), 0, atol=1e-6)                        # centred like gxi / ISM

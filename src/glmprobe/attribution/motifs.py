@@ -116,3 +116,28 @@ def recovered(table: pd.DataFrame, q_max: float = Q_MAX) -> list[str]:
     if table.empty:
         return []
     return sorted(set(table.loc[table["q_value"] < q_max, "match_id"]))
+
+
+def ideal_contributions(ids: list[str], length: int, effects: pd.DataFrame) -> np.ndarray:
+    """Hypothetical contributions (N, 4, L) read off the answer key: the ceiling of motif discovery.
+
+    Each planted site with an effect adds ``effect x`` its matrix's log-odds, centred over the
+    four bases and scaled to a maximum of 1, on the site's strand; everything else is 0. What
+    modisco + TOMTOM recover from these is what a perfect model's maps could give them
+    (``benchmarks/bench_attribution.py --motif-ceiling``). ``effects`` is
+    :func:`~glmprobe.attribution.evaluate.site_effects`'s table.
+    """
+    from glmprobe.data.motifs import fetch_motif
+
+    row = {rid: i for i, rid in enumerate(ids)}
+    out = np.zeros((len(ids), 4, length), np.float32)
+    cache: dict[str, np.ndarray] = {}
+    for site in effects[effects["id"].isin(row) & (effects["effect"] != 0)].itertuples(index=False):
+        if site.motif_id not in cache:
+            lo = fetch_motif(site.motif_id).log_odds()
+            lo = lo - lo.mean(axis=0, keepdims=True)
+            cache[site.motif_id] = lo / np.abs(lo).max()
+        lo = cache[site.motif_id] if site.strand == "+" else cache[site.motif_id][::-1, ::-1]
+        a, b = int(site.start), int(site.end)
+        out[row[site.id], :, a:b] += site.effect * lo[:, :b - a]
+    return out
