@@ -9,6 +9,7 @@ from __future__ import annotations
 from glmprobe.errors import UserError
 
 DEVICES = ("auto", "cpu", "cuda")
+DEFAULT_DEVICE = "auto"     # what a step, `glmprobe run` and the pipeline ask for when not told
 
 
 def resolve_device(name: str | None) -> str:

@@ -23,6 +23,7 @@ from pathlib import Path
 import click
 
 from glmprobe.atomic import write_text
+from glmprobe.device import DEFAULT_DEVICE
 from glmprobe.lock import hold
 from glmprobe.params import Params, load_params
 from glmprobe.plan import Task, build_plan, spec_by_id
@@ -48,15 +49,9 @@ class Context:
     def tune_options(self):
         """TuneOptions from the params (same budget for every head and baseline)."""
         if self._opts is None:
-            from glmprobe.device import resolve_device
-            from glmprobe.train.tune import TuneOptions
+            from glmprobe.train.options import tune_options_from_params
 
-            p = self.params
-            self._opts = TuneOptions(trials=int(p.get("trials", 20)), timeout=p.get("tune_timeout"),
-                                     pruner=p.get("pruner", "median"), replicates=int(p.get("replicates", 3)),
-                                     seed=int(p.get("seed", 0)), max_epochs=int(p.get("max_epochs", 100)),
-                                     device=resolve_device(p.get("device", "auto")),
-                                     progress=not self.quiet and sys.stderr.isatty())
+            self._opts = tune_options_from_params(self.params, progress=not self.quiet and sys.stderr.isatty())
         return self._opts
 
 
@@ -95,7 +90,7 @@ def _embed(ctx: Context, task: Task) -> None:
     from glmprobe.steps.embed import embed_step
 
     embed_step(ctx.outdir / task.inputs["dataset"], ctx.specs()[task.args["model"]], ctx.outdir / task.outdir,
-               device=ctx.params.get("device", "auto"), force=ctx.force, quiet=ctx.quiet or not sys.stderr.isatty())
+               device=ctx.params.get("device", DEFAULT_DEVICE), force=ctx.force, quiet=ctx.quiet or not sys.stderr.isatty())
 
 
 def _probe(ctx: Context, task: Task) -> None:
@@ -139,7 +134,7 @@ def _variants(ctx: Context, task: Task) -> None:
     model = ({"trained": ctx.outdir / inp["trained"]} if "trained" in inp else {"spec": ctx.specs()[a["model"]]})
     variants_step([_results_path(ctx, inp["variants"])], _results_path(ctx, inp["genome"]), ctx.outdir / task.outdir, name=a["name"],
                   length=a.get("length"), policy=Policy(on_mismatch=a.get("on_mismatch", "drop")),
-                  seed=int(ctx.params.get("seed", 0)), device=ctx.params.get("device", "auto"), force=ctx.force,
+                  seed=int(ctx.params.get("seed", 0)), device=ctx.params.get("device", DEFAULT_DEVICE), force=ctx.force,
                   quiet=ctx.quiet or not sys.stderr.isatty(), **model)
 
 

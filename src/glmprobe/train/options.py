@@ -3,19 +3,28 @@
 ``@tuning_options`` adds the same flags to each command, and
 :func:`tune_options_from` turns them into a :class:`TuneOptions`, so one-hot
 baselines and probes are always tuned under the same budget (study bug §8.11).
+The defaults are :class:`TuneOptions`' own (:data:`DEFAULTS`): the flags, ``glmprobe run``
+(:func:`tune_options_from_params`) and nextflow_schema.json (checked in tests/core/test_defaults.py)
+all read them from there.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 from pathlib import Path
 
 import click
 
-from glmprobe.device import DEVICES, resolve_device  # noqa: F401 (re-exported: the one rule)
+from glmprobe.device import DEFAULT_DEVICE, DEVICES, resolve_device  # noqa: F401 (re-exported: the one rule)
 from glmprobe.errors import UserError
 from glmprobe.train.tune import PRUNERS, STUDY_PRESET, TuneOptions
+
+DEFAULTS = TuneOptions()   # the one set of tuning defaults
+# params-file (nextflow_schema.json) name -> TuneOptions field, for `glmprobe run` and the schema test
+PARAM_FIELDS = {"trials": "trials", "tune_timeout": "timeout", "pruner": "pruner", "replicates": "replicates",
+                "seed": "seed", "max_epochs": "max_epochs"}
 
 _KEYS = ("trials", "timeout", "refit_timeout", "pruner", "replicates", "seed", "max_epochs", "device", "fixed",
          "quiet")
@@ -45,23 +54,23 @@ def parse_fixed(value: str | None) -> dict | str | None:
 def tuning_options(f):
     """Add --trials --timeout --refit-timeout --pruner --replicates --seed --max-epochs --device --fixed --quiet."""
     options = [
-        click.option("--trials", type=click.IntRange(min=1), default=20, show_default=True,
+        click.option("--trials", type=click.IntRange(min=1), default=DEFAULTS.trials, show_default=True,
                      help="Optuna trials per model (the study's settings are always trial 0)."),
-        click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=None,
+        click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=DEFAULTS.timeout,
                      help="Wall-time budget of the search in seconds (on top of --trials): no trial starts "
                           "after it, and a running trial stops at the next epoch boundary that would pass it."),
-        click.option("--refit-timeout", type=click.FloatRange(min=0, min_open=True), default=None,
+        click.option("--refit-timeout", type=click.FloatRange(min=0, min_open=True), default=DEFAULTS.refit_timeout,
                      help="Wall-time budget in seconds for each replicate refit of the best configuration "
                           "(stopped at an epoch boundary, best weights kept). Default: --timeout, else none."),
-        click.option("--pruner", type=click.Choice(PRUNERS), default="median", show_default=True,
+        click.option("--pruner", type=click.Choice(PRUNERS), default=DEFAULTS.pruner, show_default=True,
                      help="Stop unpromising trials early on validation loss."),
-        click.option("--replicates", type=click.IntRange(min=1), default=3, show_default=True,
+        click.option("--replicates", type=click.IntRange(min=1), default=DEFAULTS.replicates, show_default=True,
                      help="Retrain the best configuration with seeds SEED, SEED+1, ..."),
-        click.option("--seed", type=int, default=0, show_default=True,
+        click.option("--seed", type=int, default=DEFAULTS.seed, show_default=True,
                      help="Seed for the sampler, model initialisation and data order."),
-        click.option("--max-epochs", type=click.IntRange(min=1), default=100, show_default=True,
+        click.option("--max-epochs", type=click.IntRange(min=1), default=DEFAULTS.max_epochs, show_default=True,
                      help="Epoch cap per fit (early stopping usually ends sooner)."),
-        click.option("--device", type=click.Choice(DEVICES), default="auto", show_default=True,
+        click.option("--device", type=click.Choice(DEVICES), default=DEFAULT_DEVICE, show_default=True,
                      help="Where to train; 'cuda' fails if no GPU is visible."),
         click.option("--fixed", default=None, metavar="JSON|study|FILE",
                      help="Skip the search: 'study' for the study's exact settings, or a JSON object "
@@ -77,9 +86,18 @@ def tune_options_from(kwargs: dict) -> TuneOptions:
     """Pop the tuning flags out of a command's ``kwargs`` into a TuneOptions (device resolved)."""
     vals = {k: kwargs.pop(k) for k in _KEYS if k in kwargs}
     quiet = vals.pop("quiet", False)
-    return TuneOptions(
-        trials=vals.get("trials", 20), timeout=vals.get("timeout"), refit_timeout=vals.get("refit_timeout"),
-        pruner=vals.get("pruner", "median"),
-        replicates=vals.get("replicates", 3), seed=vals.get("seed", 0), max_epochs=vals.get("max_epochs", 100),
-        device=resolve_device(vals.get("device", "auto")), fixed=parse_fixed(vals.get("fixed")),
-        progress=not quiet and sys.stderr.isatty())
+    given = {k: vals[k] for k in ("trials", "timeout", "refit_timeout", "pruner", "replicates", "seed", "max_epochs")
+             if k in vals}
+    return dataclasses.replace(DEFAULTS, **given, device=resolve_device(vals.get("device", DEFAULT_DEVICE)),
+                               fixed=parse_fixed(vals.get("fixed")), progress=not quiet and sys.stderr.isatty())
+
+
+def tune_options_from_params(params, *, progress: bool = False) -> TuneOptions:
+    """TuneOptions from a params file (``glmprobe run``: one budget for every head and baseline);
+    a param left out keeps the :data:`DEFAULTS` the flags have."""
+    given = {f: params.get(name) for name, f in PARAM_FIELDS.items() if params.get(name) is not None}
+    for f in ("trials", "replicates", "seed", "max_epochs"):
+        if f in given:
+            given[f] = int(given[f])
+    return dataclasses.replace(DEFAULTS, **given, device=resolve_device(params.get("device", DEFAULT_DEVICE)),
+                               progress=progress)
