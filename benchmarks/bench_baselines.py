@@ -4,9 +4,9 @@ For each synthetic task (MPRA-like regression, ChIP-like binary) both models tra
 run, one after the other, each until the same wall-clock budget is spent (whole epochs; the
 best-validation epoch is kept), then score the test split:
 
-* glmprobe: ``dilres`` through glmprobe's fit loop with the settings below (a point of its
-  search space; what ``glmprobe baseline --arch dilres --fixed '<GLMPROBE_HP>' --refit-timeout B``
-  refits), plus the ``kmer`` control (k-mer counts + ridge or logistic, k and penalty chosen on
+* glmprobe: ``dilres`` through glmprobe's fit loop with its default settings (``dilres.study``:
+  what ``glmprobe baseline --arch dilres --fixed study --refit-timeout B`` refits; ``--hp`` overrides
+  single keys), plus the ``kmer`` control (k-mer counts + ridge or logistic, k and penalty chosen on
   valid) for scale;
 * reference: the plain CNN below (Conv-ReLU-MaxPool x 2, Dense, Adam 1e-3), the usual
   textbook loop with best-on-validation epoch selection.
@@ -22,7 +22,7 @@ loaded machine use ``--clock cpu --threads 1``: the budget is then this process'
 which the load does not shrink, so the comparison stays fair and the figures close to an idle run.
 
     python benchmarks/bench_baselines.py --budget 240            # idle 2-core machine: ~17 min
-    python benchmarks/bench_baselines.py --synth DIR --threads 1 --budget 600   # on a shared machine
+    python benchmarks/bench_baselines.py --clock cpu --threads 1 --budget 60  # shared machine: 60 CPU-s
 """
 
 from __future__ import annotations
@@ -53,9 +53,9 @@ CLOCKS = {"wall": time.monotonic, "cpu": time.process_time}
 
 TASKS = {"mpra": ("synth_mpra", "mpra.tsv", "regression", "pearson", 0.90),
          "chip": ("synth_chip", "chip.tsv", "binary", "auroc", 0.97)}
-# The glmprobe setting benchmarked (a point of dilres' search space): cosine schedule to the budget.
-GLMPROBE_HP = {"lr": 2e-3, "batch_size": 64, "weight_decay": 1e-2, "schedule": "cosine", "dropout": 1.0,
-               "width": 1.0, "rc": False, "min_lr": 1e-5}
+# The glmprobe setting benchmarked: dilres' own defaults (``dilres.study``, its trial 0 and what
+# ``--fixed study`` trains: AdamW 3e-3, batch 64, cosine to the budget); ``--hp`` overrides keys.
+GLMPROBE_HP: dict = {}
 
 
 class PlainCNN(nn.Module):
@@ -184,7 +184,7 @@ def main() -> None:
         if args.synth is None:
             make_synth(folder, seed=0)
         truth = json.loads((folder / "truth.json").read_text())
-        hp = {**GLMPROBE_HP, **args.hp}
+        hp = {**dilres.study("regression"), **GLMPROBE_HP, **args.hp}
         print(f"bench_baselines: budget {args.budget:.0f} s ({args.clock}) per model per task, {args.threads} "
               f"thread(s), {os.cpu_count()} CPUs, load {load_str()}; glmprobe dilres {json.dumps(hp)}")
         results = [run_task(folder, truth, name, args.budget, args.seed, hp, args.clock) for name in args.tasks]
