@@ -25,8 +25,12 @@ if ! docker image inspect glmprobe-base:bookworm >/dev/null 2>&1; then
 fi
 t1=$SECONDS
 stamp "CPU image glmprobe:${version}"
+# Fill the wheelhouse once (re-checking 3 GB of wheels against the index takes >10 min on a busy
+# host); WHEELHOUSE=1 refreshes it.
+wheels=()
+if [[ "${WHEELHOUSE:-}" == 1 ]] || ! compgen -G 'containers/wheels/*.whl' >/dev/null; then wheels=(--wheelhouse); fi
 BASE_IMAGE=glmprobe-base:bookworm TORCH_INDEX="${TORCH_INDEX-}" PIP="$PWD/.venv/bin/pip" \
-    EXTRA_BUILD_ARGS="--network host ${EXTRA_BUILD_ARGS:-}" containers/build.sh --cpu-only --wheelhouse
+    EXTRA_BUILD_ARGS="--network host ${EXTRA_BUILD_ARGS:-}" containers/build.sh --cpu-only "${wheels[@]}"
 t2=$SECONDS
 docker run --rm "glmprobe:${version}" glmprobe --version
 stamp "nextflow run main_ci.nf -profile test,docker"
