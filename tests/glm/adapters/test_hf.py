@@ -53,6 +53,21 @@ def test_vectorised_tokenize_equals_the_per_sequence_path(name, request):
     np.testing.assert_array_equal(adapter.count_tokens(seqs), ref.lengths)
 
 
+def test_backend_truncation_or_padding_settings_never_reach_the_batch(bpe_dir):
+    """A tokenizer saved with truncation/padding on (tokenizer.json can carry both) still gives every
+    token: the vectorised path switches them off, as transformers does for truncation=False."""
+    adapter = make_adapter("hf-mlm", bpe_dir)
+    seqs = random_dna(3, 60, seed=8)
+    ref = adapter._collate(adapter.encode(seqs))
+    backend = adapter.tokenizer.backend_tokenizer
+    backend.enable_truncation(max_length=4)
+    backend.enable_padding(length=90, pad_id=0)
+    np.testing.assert_array_equal(adapter.count_tokens(seqs), ref.lengths)
+    backend.enable_truncation(max_length=4)
+    assert_same_batch(adapter.tokenize(seqs), ref)
+    assert int(ref.lengths.min()) > 4
+
+
 def test_count_only_pass_refuses_unknown_bases_too(mlm):
     with pytest.raises(UserError, match="unknown token") as err:
         mlm.count_tokens(["ACGTACGT", "ACGT", "ACGTNACG"])
