@@ -14,6 +14,7 @@ baseline per dataset x arch -> [attribute per baseline, and per gLM's deepest po
 from __future__ import annotations
 
 import csv
+import itertools
 import json
 import sys
 from dataclasses import asdict, dataclass, field
@@ -119,65 +120,90 @@ def _pretrain_layers(params: Params) -> int | None:
 
 def build_plan(params: Params) -> list[Task]:
     """Every task, dependencies before dependents."""
-    tasks: list[Task] = []
-    sheet = params["input"]
-    prep_deps = []
-    if params.get("synth"):
-        tasks.append(Task("synth", "synth", "synth", args={"seed": params.get("seed", 0),
-                                                          "small": bool(params.get("synth_small"))}))
-        prep_deps = ["synth"]
+    tasks = _synth_tasks(params)
     datasets = dataset_ids(params)
-    for ds in datasets:
-        tasks.append(Task(f"datasets/{ds}", "prepare", f"datasets/{ds}", deps=list(prep_deps),
-                          inputs={"sheet": sheet}, args={"dataset": ds}))
+    tasks += _prepare_tasks(params, datasets, deps=[t.id for t in tasks])
     specs = model_specs(params)
     heads = params.list("heads")
-    if params.get("pretrain"):
-        source = params.get("pretrain_dataset") or (datasets[0] if datasets else None)
-        if source not in datasets:
-            raise UserError(f"param 'pretrain_dataset' is {source!r}, not one of the selected datasets",
-                            path=params.path, where="param 'pretrain_dataset'",
-                            hint=f"Choose one of: {', '.join(datasets)}")
-        # train split only (pretrain_step reads split 0): valid/test stay unseen by the gLM
-        tasks.append(Task(f"pretrain/{PRETRAINED_ID}", "pretrain", f"pretrain/{PRETRAINED_ID}",
-                          deps=[f"datasets/{source}"], inputs={"sequences": f"datasets/{source}/dataset.h5"},
-                          args={"model": PRETRAINED_ID, **pretrain_args(params)}))
+    tasks += _pretrain_tasks(params, datasets)
     for ds in datasets:
-        dataset_file = f"datasets/{ds}/dataset.h5"
         for spec in specs:
-            embed_id = f"embeddings/{ds}/{spec.id}"
-            deps = [f"datasets/{ds}"]
-            if spec.id in (PRETRAINED_ID, PRETRAINED_RANDOM_ID):
-                deps.append(f"pretrain/{PRETRAINED_ID}")
-            tasks.append(Task(embed_id, "embed", f"embeddings/{ds}/{spec.id}", deps=deps,
-                              inputs={"dataset": dataset_file}, args={"dataset": ds, "model": spec.id}))
-            layers = known_layers(spec, params)
-            for layer in (layers if layers is not None else ["*"]):
-                for pooling in spec.pooling:
-                    for head in heads:
-                        if not fits(head, pooling):   # the head registry says what each head reads
-                            continue
-                        folder = f"probes/{ds}/{spec.id}/L{layer}/{pooling}-{head}"
-                        tasks.append(Task(
-                            folder, "probe", folder if layer != "*" else f"probes/{ds}/{spec.id}",
-                            deps=[embed_id],
-                            inputs={"dataset": dataset_file, "store": f"embeddings/{ds}/{spec.id}"},
-                            # Unknown depth until embedded: the store then holds exactly the
-                            # resolved layers, so "all" probes each of them.
-                            args={"dataset": ds, "model": spec.id, "layer": layer if layer != "*" else "all",
-                                  "pooling": pooling, "head": head}))
-        for arch in params.list("baselines"):
-            tasks.append(Task(f"baselines/{ds}/{arch}", "baseline", f"baselines/{ds}/{arch}",
-                              deps=[f"datasets/{ds}"], inputs={"dataset": dataset_file},
-                              args={"dataset": ds, "arch": arch}))
+            tasks += _embed_tasks(params, ds, spec, heads)
+        tasks += _baseline_tasks(params, ds)
         tasks += attribution_tasks(params, ds, specs, heads)
     tasks += variant_tasks(params, datasets, specs, heads)
+    return tasks + _closing_tasks(params, tasks)
+
+
+def _synth_tasks(params: Params) -> list[Task]:
+    if not params.get("synth"):
+        return []
+    return [Task("synth", "synth", "synth", args={"seed": params.get("seed", 0),
+                                                  "small": bool(params.get("synth_small"))})]
+
+
+def _prepare_tasks(params: Params, datasets: list[str], deps: list[str]) -> list[Task]:
+    return [Task(f"datasets/{ds}", "prepare", f"datasets/{ds}", deps=list(deps), inputs={"sheet": params["input"]},
+                 args={"dataset": ds}) for ds in datasets]
+
+
+def _pretrain_tasks(params: Params, datasets: list[str]) -> list[Task]:
+    """The demo model's pre-training on ``pretrain_dataset`` (default: the first dataset)."""
+    if not params.get("pretrain"):
+        return []
+    source = params.get("pretrain_dataset") or (datasets[0] if datasets else None)
+    if source not in datasets:
+        raise UserError(f"param 'pretrain_dataset' is {source!r}, not one of the selected datasets",
+                        path=params.path, where="param 'pretrain_dataset'",
+                        hint=f"Choose one of: {', '.join(datasets)}")
+    # train split only (pretrain_step reads split 0): valid/test stay unseen by the gLM
+    return [Task(f"pretrain/{PRETRAINED_ID}", "pretrain", f"pretrain/{PRETRAINED_ID}",
+                 deps=[f"datasets/{source}"], inputs={"sequences": f"datasets/{source}/dataset.h5"},
+                 args={"model": PRETRAINED_ID, **pretrain_args(params)})]
+
+
+def _embed_tasks(params: Params, ds: str, spec: ModelSpec, heads: list[str]) -> list[Task]:
+    """Embedding ``ds`` with ``spec``, then its probes."""
+    embed_id = f"embeddings/{ds}/{spec.id}"
+    deps = [f"datasets/{ds}"]
+    if spec.id in (PRETRAINED_ID, PRETRAINED_RANDOM_ID):
+        deps.append(f"pretrain/{PRETRAINED_ID}")
+    embed = Task(embed_id, "embed", embed_id, deps=deps, inputs={"dataset": f"datasets/{ds}/dataset.h5"},
+                 args={"dataset": ds, "model": spec.id})
+    return [embed, *_probe_tasks(ds, spec, known_layers(spec, params), heads, embed_id)]
+
+
+def _probe_tasks(ds: str, spec: ModelSpec, layers: list[int] | None, heads: list[str], embed_id: str) -> list[Task]:
+    """One probe per layer x pooling x head that reads that pooling (the head registry says which).
+
+    Unknown depth until embedded (``layers`` None): one task per pooling x head over every layer
+    the store then holds ("all")."""
+    return [_probe_task(ds, spec, layer, pooling, head, embed_id)
+            for layer, pooling, head in itertools.product(layers if layers is not None else ["*"], spec.pooling, heads)
+            if fits(head, pooling)]
+
+
+def _probe_task(ds: str, spec: ModelSpec, layer: int | str, pooling: str, head: str, embed_id: str) -> Task:
+    folder = f"probes/{ds}/{spec.id}/L{layer}/{pooling}-{head}"
+    return Task(folder, "probe", folder if layer != "*" else f"probes/{ds}/{spec.id}", deps=[embed_id],
+                inputs={"dataset": f"datasets/{ds}/dataset.h5", "store": embed_id},
+                args={"dataset": ds, "model": spec.id, "layer": layer if layer != "*" else "all",
+                      "pooling": pooling, "head": head})
+
+
+def _baseline_tasks(params: Params, ds: str) -> list[Task]:
+    return [Task(f"baselines/{ds}/{arch}", "baseline", f"baselines/{ds}/{arch}", deps=[f"datasets/{ds}"],
+                 inputs={"dataset": f"datasets/{ds}/dataset.h5"}, args={"dataset": ds, "arch": arch})
+            for arch in params.list("baselines")]
+
+
+def _closing_tasks(params: Params, tasks: list[Task]) -> list[Task]:
+    """track and report, after every task that leaves a record."""
     work = [t.id for t in tasks if t.step in ("probe", "baseline", "embed", "prepare", "pretrain", "attribute",
                                               "variants")]
-    tasks.append(Task("track", "track", ".", deps=work, args={"experiment": params.get("experiment", "glmprobe"),
-                                                              "tracking_uri": params.get("tracking_uri")}))
-    tasks.append(Task("report", "report", "report", deps=work))
-    return tasks
+    return [Task("track", "track", ".", deps=work, args={"experiment": params.get("experiment", "glmprobe"),
+                                                         "tracking_uri": params.get("tracking_uri")}),
+            Task("report", "report", "report", deps=work)]
 
 
 # --------------------------------------------------------------------------- attribution and variants

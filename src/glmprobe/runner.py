@@ -194,60 +194,63 @@ def run_pipeline(params_file: str | os.PathLike, outdir: str | os.PathLike | Non
         tasks = [t for t in tasks if t.step == only]
     summary = RunSummary()
     if dry_run:
-        for i, t in enumerate(tasks, 1):
-            state = "has record" if _stamps(ctx.outdir / t.outdir) and t.step in EXECUTORS else "to run"
-            click.echo(f"[{i}/{len(tasks)}] {t.step:<8} {t.id:<60} {state}")
+        _list_tasks(ctx, tasks)
         return summary
     with hold(ctx.outdir, "glmprobe run"):   # a second run on the same --outdir refuses (glmprobe.lock)
         return _run_tasks(ctx, params, tasks, summary, quiet)
 
 
+def _list_tasks(ctx: Context, tasks: list[Task]) -> None:
+    """``--dry-run``: one line per task, and whether it already has a record."""
+    for i, t in enumerate(tasks, 1):
+        state = "has record" if _stamps(ctx.outdir / t.outdir) and t.step in EXECUTORS else "to run"
+        click.echo(f"[{i}/{len(tasks)}] {t.step:<8} {t.id:<60} {state}")
+
+
 def _run_tasks(ctx: Context, params: Params, tasks: list[Task], summary: RunSummary, quiet: bool) -> RunSummary:
     """The body of :func:`run_pipeline`, run while holding the lock of ``ctx.outdir``."""
     ctx.outdir.mkdir(parents=True, exist_ok=True)
-    from glmprobe.tracking.mlflow_writer import (
-        TrackingUnavailable,
-        artifact_root,
-        default_tracking_uri,
-        open_store,
-        pipeline_run,
-    )
+    from glmprobe.tracking.mlflow_writer import pipeline_run
 
     pipeline_run(ctx.outdir)
     write_pipeline_info(ctx)
-    uri = params.get("tracking_uri") or default_tracking_uri(ctx.outdir)
+    uri = _open_tracking(ctx, tasks, summary)
+    _execute(ctx, [t for t in tasks if t.step in EXECUTORS], summary, quiet)
+    _say(ctx, f"{len(summary.done)} task(s) run, skipped {len(summary.skipped)} up to date")
+    if any(t.step == "report" for t in tasks):
+        from glmprobe.report.build import build_report
+
+        summary.report = build_report(ctx.outdir)
     if any(t.step == "track" for t in tasks):
-        try:  # create the DB (migrations) before anything else touches it
-            open_store(uri, params.get("experiment", "glmprobe"), artifact_root(uri, ctx.outdir))
+        _track(ctx, uri, summary, quiet)
+    return summary
+
+
+def _open_tracking(ctx: Context, tasks: list[Task], summary: RunSummary) -> str:
+    """The tracking URI; when the plan tracks, create the MLflow store (migrations) before anything else."""
+    from glmprobe.tracking.mlflow_writer import TrackingUnavailable, artifact_root, default_tracking_uri, open_store
+
+    uri = ctx.params.get("tracking_uri") or default_tracking_uri(ctx.outdir)
+    if any(t.step == "track" for t in tasks):
+        try:
+            open_store(uri, ctx.params.get("experiment", "glmprobe"), artifact_root(uri, ctx.outdir))
         except TrackingUnavailable as exc:
             summary.tracking_error = str(exc)
             _say(ctx, f"glmprobe: warning: {exc}. Results are still written; tracking is retried at the end.")
+    return uri
 
-    started = now()
-    work = [t for t in tasks if t.step in EXECUTORS]
+
+def _execute(ctx: Context, work: list[Task], summary: RunSummary, quiet: bool) -> None:
+    """Run the step tasks in order under one progress bar; the trace file is written even on failure."""
     from tqdm import tqdm
 
+    started = now()
     bar = tqdm(total=len(work), unit="task", file=sys.stderr, disable=quiet or not sys.stderr.isatty(),
                dynamic_ncols=True)
     try:
         for i, task in enumerate(work, 1):
             bar.set_description(f"{task.step} {task.id}")
-            before = _stamps(ctx.outdir / task.outdir)
-            t0 = time.perf_counter()
-            try:
-                EXECUTORS[task.step](ctx, task)
-            except BaseException:
-                summary.trace.append({"task": task.id, "step": task.step, "status": "failed",
-                                      "seconds": round(time.perf_counter() - t0, 2)})
-                _say(ctx, f"glmprobe: task {task.id} failed; {len(summary.done)} task(s) finished and "
-                          f"{len(summary.skipped)} were up to date. Their outputs are kept: rerun the same "
-                          f"command to resume.")
-                raise
-            after = _stamps(ctx.outdir / task.outdir)
-            status = "skipped" if before and before == after else "done"
-            (summary.skipped if status == "skipped" else summary.done).append(task.id)
-            seconds = round(time.perf_counter() - t0, 2)
-            summary.trace.append({"task": task.id, "step": task.step, "status": status, "seconds": seconds})
+            status, seconds = _run_one(ctx, task, summary)
             bar.update(1)
             if bar.disable:
                 _say(ctx, f"[{i}/{len(work)}] {task.step:<8} {task.id} "
@@ -255,23 +258,40 @@ def _run_tasks(ctx: Context, params: Params, tasks: list[Task], summary: RunSumm
     finally:
         bar.close()
         _write_trace(ctx, summary.trace, started)
-    _say(ctx, f"{len(summary.done)} task(s) run, skipped {len(summary.skipped)} up to date")
 
-    if any(t.step == "report" for t in tasks):
-        from glmprobe.report.build import build_report
 
-        summary.report = build_report(ctx.outdir)
-    if any(t.step == "track" for t in tasks):
-        from glmprobe.tracking.mlflow_writer import track
+def _run_one(ctx: Context, task: Task, summary: RunSummary) -> tuple[str, float]:
+    """Run one task; ``skipped`` when its records were left untouched (up to date). Returns (status, seconds)."""
+    before = _stamps(ctx.outdir / task.outdir)
+    t0 = time.perf_counter()
+    try:
+        EXECUTORS[task.step](ctx, task)
+    except BaseException:
+        summary.trace.append({"task": task.id, "step": task.step, "status": "failed",
+                              "seconds": round(time.perf_counter() - t0, 2)})
+        _say(ctx, f"glmprobe: task {task.id} failed; {len(summary.done)} task(s) finished and "
+                  f"{len(summary.skipped)} were up to date. Their outputs are kept: rerun the same "
+                  f"command to resume.")
+        raise
+    after = _stamps(ctx.outdir / task.outdir)
+    status = "skipped" if before and before == after else "done"
+    (summary.skipped if status == "skipped" else summary.done).append(task.id)
+    seconds = round(time.perf_counter() - t0, 2)
+    summary.trace.append({"task": task.id, "step": task.step, "status": status, "seconds": seconds})
+    return status, seconds
 
-        try:
-            result = track(ctx.outdir, tracking_uri=uri, experiment=params.get("experiment", "glmprobe"),
-                           progress=not quiet and sys.stderr.isatty())
-            summary.tracking_error = None
-            _say(ctx, result.line())
-        except TrackingUnavailable as exc:
-            summary.tracking_error = str(exc)
-    return summary
+
+def _track(ctx: Context, uri: str, summary: RunSummary, quiet: bool) -> None:
+    """Log every record to MLflow; an unavailable store leaves ``summary.tracking_error``."""
+    from glmprobe.tracking.mlflow_writer import TrackingUnavailable, track
+
+    try:
+        result = track(ctx.outdir, tracking_uri=uri, experiment=ctx.params.get("experiment", "glmprobe"),
+                       progress=not quiet and sys.stderr.isatty())
+        summary.tracking_error = None
+        _say(ctx, result.line())
+    except TrackingUnavailable as exc:
+        summary.tracking_error = str(exc)
 
 
 @click.command("run")
