@@ -22,6 +22,7 @@ import numpy as np
 
 from glmprobe.data.onehot import encode
 from glmprobe.errors import UserError
+from glmprobe.glm.store import RowView
 
 SEGMENT_ID = "{id}#seg{s}"
 
@@ -98,7 +99,7 @@ def segmented(ds):
     return SegmentView(ds) if getattr(ds, "segments", None) else ds
 
 
-class SegmentRows:
+class SegmentRows(RowView):
     """Dataset rows ``rows`` of a segmented store array (S·N rows), read as (k, S, ...) float32.
 
     ``array`` is the store array (an ``np.memmap`` of shape (S·N, ...)); with ``flat=True``
@@ -120,17 +121,7 @@ class SegmentRows:
             return (len(self.rows), self.S * int(np.prod(self.row_shape)))
         return (len(self.rows), self.S, *self.row_shape[::-1])
 
-    def __len__(self) -> int:
-        return len(self.rows)
-
-    def __array__(self, dtype=None, copy=None):
-        out = self[:]
-        return out if dtype is None else out.astype(dtype, copy=False)
-
-    def __getitem__(self, idx) -> np.ndarray:
-        if isinstance(idx, (int, np.integer)):
-            return self[np.array([idx])][0]
-        idx = np.arange(len(self.rows))[idx] if isinstance(idx, slice) else np.asarray(idx, dtype=np.int64)
+    def take(self, idx: np.ndarray) -> np.ndarray:
         inner = (idx[:, None] * self.S + np.arange(self.S)).ravel()
         block = np.asarray(self._inner[inner], dtype=np.float32).reshape(len(idx), self.S, *self.row_shape)
         if self.flat:

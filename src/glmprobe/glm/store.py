@@ -267,7 +267,32 @@ def merge_stores(parts: Sequence[Path], dest: Path, chunk: int = 4096) -> None:
             s.close()
 
 
-class StoreRows:
+class RowView:
+    """A lazy view of rows ``rows`` of an on-disk array: ``len``, ``np.asarray`` and integer,
+    slice or index-array access, each read through :meth:`take` (positions -> float32 block).
+    Shared by :class:`StoreRows` and :class:`glmprobe.data.segments.SegmentRows`."""
+
+    rows: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __array__(self, dtype=None, copy=None):
+        out = self[:]
+        return out if dtype is None else out.astype(dtype, copy=False)
+
+    def __getitem__(self, idx) -> np.ndarray:
+        if isinstance(idx, (int, np.integer)):
+            return self[np.array([idx])][0]
+        idx = np.arange(len(self.rows))[idx] if isinstance(idx, slice) else np.asarray(idx, dtype=np.int64)
+        return self.take(idx)
+
+    def take(self, idx: np.ndarray) -> np.ndarray:
+        """Positions ``idx`` (int64, into ``rows``) as a float32 block."""
+        raise NotImplementedError
+
+
+class StoreRows(RowView):
     """Rows ``rows`` of one store array, read from disk on demand as float32.
 
     The store's arrays are memory-mappable, but indexing an ``np.memmap`` leaves every page
@@ -292,19 +317,8 @@ class StoreRows:
         row = self.row_shape[::-1] if self.channels_first else self.row_shape
         return (len(self.rows), *row)
 
-    def __len__(self) -> int:
-        return len(self.rows)
-
-    def __array__(self, dtype=None, copy=None):
-        out = self[:]
-        return out if dtype is None else out.astype(dtype, copy=False)
-
-    def __getitem__(self, idx) -> np.ndarray:
-        if isinstance(idx, (int, np.integer)):
-            return self[np.array([idx])][0]
-        if isinstance(idx, slice):
-            idx = np.arange(len(self.rows))[idx]
-        src = self.rows[np.asarray(idx, dtype=np.int64)]
+    def take(self, idx: np.ndarray) -> np.ndarray:
+        src = self.rows[idx]
         order = np.argsort(src, kind="stable")
         block = np.empty((len(src), *self.row_shape), dtype=self.dtype)
         block[order] = self._read(src[order])
