@@ -1,8 +1,8 @@
 """One registry idiom for everything glmprobe looks up by name.
 
-Model families, probe heads, one-hot architectures, input readers and steps each keep one
-:class:`Registry`. An entry is registered once, next to its code, with the facts other
-parts need (which poolings a head reads, which task a reader implies, ...), so the plan,
+Model families, probe heads, one-hot architectures, input formats, variant formats and losses
+each keep one :class:`Registry`. An entry is registered once, next to its code, with the facts
+other parts need (which poolings a head reads, which format defaults to log1p, ...), so the plan,
 the CLI choices, the schema enums and the tests all read the same table::
 
     HEADS = Registry("probe head", where="--head")
@@ -11,7 +11,11 @@ the CLI choices, the schema enums and the tests all read the same table::
     def build(...): ...
 
 An entry whose module cannot be imported (an optional dependency is missing) is recorded
-with the reason, so asking for it says *why* it is unavailable instead of "unknown".
+with the reason, so asking for it says *why* it is unavailable instead of "unknown"; a
+misspelled name gets "Did you mean ...".
+
+The CLI's command table (``cli.COMMANDS``) stays a plain dict of import paths: registering a
+command would mean importing its step module, which ``glmprobe --help`` must not pay for.
 """
 
 from __future__ import annotations
