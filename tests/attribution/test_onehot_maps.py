@@ -85,3 +85,23 @@ def test_reverse_complement_averaged_models_are_attributed_per_strand(tiny_cnn):
     dl = onehot_maps(model, X, "deeplift", target=0, n_shuffles=3)
     with torch.no_grad():
         assert np.isfinite(dl.hypothetical).all() and np.all(dl.extra["convergence_delta"] < 1e-3)
+
+
+def test_deeplift_applies_the_rescale_rule_to_glmprobes_exp_activation():
+    """dilres scans with an exponential activation; tangermeme treats unknown modules as linear."""
+    from tangermeme.deep_lift_shap import deep_lift_shap
+    from torch import nn
+
+    from glmprobe.heads.layers import Exp
+
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Conv1d(4, 6, 5, padding=2), Exp(), nn.AdaptiveAvgPool1d(4), nn.Flatten(),
+                        nn.Linear(24, 1)).eval()
+    with torch.no_grad():
+        net[0].weight.mul_(3.0)            # a strongly curved exp, as a trained scanner is
+    maps = onehot_maps(net, X, "deeplift", target=0, n_shuffles=4, seed=3, batch_size=8)
+    assert np.all(maps.extra["convergence_delta"] < 1e-3)
+    plain = deep_lift_shap(Explained(net, 0), torch.from_numpy(X), target=0, n_shuffles=4, random_state=3,
+                           batch_size=8, device="cpu", warning_threshold=1e9).numpy()
+    # without the rule the attributions do not sum to the change in output
+    assert not np.allclose(plain, maps.projected, atol=1e-3)

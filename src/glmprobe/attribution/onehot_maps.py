@@ -115,6 +115,20 @@ def _predict(net: nn.Module, X: torch.Tensor, batch_size: int, device: str) -> n
                                for a in range(0, len(X), batch_size)])
 
 
+def nonlinear_rules() -> dict:
+    """DeepLIFT rules for glmprobe's own element-wise activations, which tangermeme does not know.
+
+    A module missing from tangermeme's table is treated as linear: its plain gradient is used
+    instead of the rescale rule, and the attributions stop summing to f(x) - f(ref) (the
+    exponential first layer of ``dilres`` gave convergence deltas of ~10 on synthetic MPRA
+    logits). ``Exp`` is element-wise, so the rescale rule tangermeme uses for ReLU/GELU is exact.
+    """
+    from tangermeme.deep_lift_shap import _nonlinear
+
+    from glmprobe.heads.layers import Exp
+    return {Exp: _nonlinear}
+
+
 def _tangermeme_deeplift(n_shuffles: int, seed: int, batch_size: int, device: str):
     from tangermeme.deep_lift_shap import deep_lift_shap
 
@@ -123,7 +137,7 @@ def _tangermeme_deeplift(n_shuffles: int, seed: int, batch_size: int, device: st
             warnings.simplefilter("always")
             hyp, refs = deep_lift_shap(net, X, target=0, batch_size=batch_size, n_shuffles=n_shuffles,
                                        hypothetical=True, return_references=True, random_state=seed,
-                                       device=device)
+                                       additional_nonlinear_ops=nonlinear_rules(), device=device)
         hyp = hyp.float()
         # DeepLIFT's summation-to-delta, per sequence over its references (tangermeme only warns)
         fx = _predict(net, X, batch_size, device)
