@@ -145,3 +145,40 @@ def test_attribute_and_probe_declare_their_paths_with_the_shared_options():
 
     result = CliRunner().invoke(attribute_command, ["--model", "m", "--outdir", "o", "--method", "gxi"])
     assert result.exit_code == 2 and "--dataset" in result.output
+
+
+def test_the_step_feeds_modisco_the_stored_hypothetical_maps_and_counts_planted_motifs_apart(
+        chip_baseline, prepared_synth, synth_dir, tmp_path, monkeypatch, capsys):
+    from glmprobe.attribution import motifs
+    from glmprobe.attribution.mapstore import MapFile
+
+    seen = {}
+
+    def fake_modisco(onehot, hypothetical, **kwargs):
+        seen["onehot"], seen["hyp"] = onehot, hypothetical
+        return [{"pattern": f"pos_patterns.pattern_{k}", "sign": "pos", "n_seqlets": 30,
+                 "ppm": np.full((4, 8), 0.25), "cwm": np.ones((4, 8)), "hcwm": np.ones((4, 8))} for k in range(2)]
+
+    def fake_names(patterns, db):
+        assert {"MA0139.2", "MA0039.5"} <= set(db)          # synth's motifs.meme was read
+        return pd.DataFrame({"pattern": [p["pattern"] for p in patterns], "sign": "pos", "n_seqlets": 30,
+                             "match_id": ["MA0139.2", "MA0039.5"], "match_name": ["CTCF", "KLF4"],
+                             "p_value": 1e-9, "q_value": 1e-8, "width": 8})
+
+    monkeypatch.setattr(motifs, "run_modisco", fake_modisco)
+    monkeypatch.setattr(motifs, "name_patterns", fake_names)
+    out = tmp_path / "attr"
+    main(["attribute", "--model", str(chip_baseline), "--dataset", str(prepared_synth["synth_chip"]),
+          "--outdir", str(out), "--method", "gxi", "-k", "6", "--sites", str(synth_dir / "motif_sites.tsv"),
+          "--motifs", str(synth_dir / "motifs.meme"), "--logos", "0", "--quiet"])
+    capsys.readouterr()
+    with MapFile(out / "maps_gxi.h5") as mf:
+        np.testing.assert_array_equal(seen["hyp"], mf.array("hypothetical"))
+        proj = mf.array("projected")
+    assert seen["hyp"].shape == seen["onehot"].shape == (6, 4, 200)
+    np.testing.assert_allclose(seen["hyp"] * seen["onehot"], proj, atol=1e-6)   # per-base, projected by one-hot
+    rec = json.loads((out / "record.json").read_text())
+    m = rec["metrics"]
+    assert m["motifs_recovered/gxi"] == 2
+    assert m["motifs_recovered_planted/gxi"] == 1 and m["motifs_recovered_other/gxi"] == 1   # KLF4 is a decoy
+    assert rec["params"]["motifs_recovered_other/gxi"] == "MA0039.5" and m["motifs_planted"] == 1

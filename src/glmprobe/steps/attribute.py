@@ -13,7 +13,9 @@ One task = one trained model (a one-hot baseline or a gLM probe) x one dataset; 
   ``--motifs`` (e.g. synth's ``motifs.meme``), with q-values and CWM logos;
 * ``gia.csv``: global importance analysis of each ``--gia-motif``;
 * ``logos/top<k>_<method>.png/.svg``: the strongest window of the top sequences' maps;
-* ``record.json``: headline metrics (``gt_auroc/<method>``, ``motifs_recovered/<method>``, ...).
+* ``record.json``: headline metrics (``gt_auroc/<method>``, ``motifs_recovered/<method>``, ...; with
+  ``--sites`` also ``motifs_recovered_planted/<method>`` and ``motifs_recovered_other/<method>``:
+  recovered motifs that are, or are not, planted with an effect in the explained sequences).
 
 Everything that can be checked is checked before any map is computed (model, dataset,
 target, methods, ids, lengths), and all outputs appear together or not at all.
@@ -326,6 +328,9 @@ def _work(task, tmp: Path, trained, methods, seqs, ids, rows, t_index, opts, exp
     if motif_db is not None and modisco:
         from glmprobe.attribution.motifs import name_patterns, recovered, run_modisco
         X = encode(seqs, L)
+        # motifs planted in the explained sequences with an effect on the explained output
+        planted = None if effects is None else set(
+            effects.loc[effects["id"].isin(set(ids)) & (effects["effect"] != 0), "motif_id"])
         for method in [m for m in methods if m in HYPOTHETICAL]:
             with MapFile(tmp / f"maps_{method}.h5") as mf:
                 hyp = mf.array("hypothetical")
@@ -340,6 +345,11 @@ def _work(task, tmp: Path, trained, methods, seqs, ids, rows, t_index, opts, exp
             metrics[f"motifs_recovered/{method}"] = len(found)
             metrics[f"modisco_patterns/{method}"] = len(patterns)
             task.record["params"][f"motifs_recovered/{method}"] = ",".join(found)
+            if planted is not None:   # a named motif that acts on nothing here is a false discovery
+                metrics["motifs_planted"] = len(planted)
+                metrics[f"motifs_recovered_planted/{method}"] = len(set(found) & planted)
+                metrics[f"motifs_recovered_other/{method}"] = len(set(found) - planted)
+                task.record["params"][f"motifs_recovered_other/{method}"] = ",".join(sorted(set(found) - planted))
 
     if gia_motifs:
         from glmprobe.attribution.gia import gia, shuffled_backgrounds
