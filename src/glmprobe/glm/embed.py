@@ -84,13 +84,21 @@ class EmbedJob:
     def keeps_tokens(self) -> bool:
         return "tokens" in self.poolings
 
+    def ids(self, lo: int, hi: int) -> np.ndarray:
+        """Record ids of job rows ``lo..hi``, read from the file for just those rows: the whole
+        id column (64 MB of str at N = 1M) is never held, so memory stays flat in N."""
+        a = self.rows[0]
+        h5 = getattr(self.ds, "_h5", None)
+        if h5 is not None and "ids" in h5:
+            return h5["ids"].asstr()[a + lo:a + hi]
+        return self.ds.ids[a + lo:a + hi]  # a view without the file's id column (segments)
+
     def sequences(self, lo: int, hi: int, chunk_rows: int):
         """(id, sequence) for job rows ``lo..hi`` (0-based within the slice), read chunk by chunk."""
         a = self.rows[0]
-        ids = self.ds.ids[a:self.rows[1]]
         for c in range(lo, hi, chunk_rows):
             end = min(c + chunk_rows, hi)
-            yield from zip(ids[c:end], self.ds.sequences(slice(a + c, a + end)))
+            yield from zip(self.ids(c, end), self.ds.sequences(slice(a + c, a + end)))
 
     def manifest(self, key: str, max_stored: int) -> dict:
         spec, ds, (a, b) = self.spec, self.ds, self.rows
@@ -188,13 +196,12 @@ def embed_chunks(job: EmbedJob, extractor: Extractor, plan: TokenPlan, work: Pat
     chunk_rows = int(progress["chunk_rows"])
     writer = RowWriter(work / STORE_NAME)
     done0 = int(progress["rows_done"])
-    ids = job.ds.ids[a:job.rows[1]]
 
     def chunks():
         for lo in range(done0, job.n, chunk_rows):
             hi = min(lo + chunk_rows, job.n)
             yield Chunk(lo, list(job.ds.sequences(slice(a + lo, a + hi))),
-                        {r - lo: w for r, w in plan.windows.items() if lo <= r < hi}, plan.n_tokens[lo:hi], ids[lo:hi])
+                        {r - lo: w for r, w in plan.windows.items() if lo <= r < hi}, plan.n_tokens[lo:hi], job.ids(lo, hi))
 
     def write_tokens(rows: TokenRows) -> None:
         writer.scatter("tokens/lengths", rows.rows, rows.lengths)
