@@ -1,8 +1,8 @@
 """The report's attribution section: do the models look at the planted motifs?
 
 Read from every ``glmprobe attribute`` record: ground-truth AUROC/AUPRC of |attribution| at
-planted sites (strong sites; weak and chance sites beside them), the motifs modisco-lite +
-TOMTOM recovered, map agreement between methods and models, and the logos of the top
+planted sites (strong sites; weak, inert and chance sites beside them), the motifs modisco-lite +
+TOMTOM recovered (with the answer key: how many of the planted ones, and which others were named), map agreement between methods and models, and the logos of the top
 sequences. The tables are also written as ``attribution.csv`` and ``attribution_agreement.csv``.
 """
 
@@ -44,7 +44,8 @@ def attribution_table(results_dir: Path) -> tuple[pd.DataFrame, pd.DataFrame, li
         methods = sorted({k.split("/", 1)[1] for k in metrics if k.startswith(("gt_auroc/", "motifs_recovered/"))})
         for method in methods:
             row = {"dataset": dataset, "model": model, "method": method}
-            for cls, label in (("strong", "sites ≥ 0.5"), ("no_effect", "weak sites"), ("chance", "chance sites")):
+            for cls, label in (("strong", "sites ≥ 0.5"), ("weak", "weak sites"), ("no_effect", "inert sites"),
+                               ("chance", "chance sites")):
                 g = gt[(gt.get("method") == method) & (gt.get("class") == cls)] if len(gt) else gt
                 if len(g):
                     r = g.iloc[0]
@@ -53,6 +54,11 @@ def attribution_table(results_dir: Path) -> tuple[pd.DataFrame, pd.DataFrame, li
                         row["AUPRC sites ≥ 0.5"] = _fmt(r["auprc"], r.get("auprc_lo"), r.get("auprc_hi"))
             found = params.get(f"motifs_recovered/{method}", "")
             row["motifs recovered"] = f"{int(metrics.get(f'motifs_recovered/{method}', 0))}: {found}" if found else "0"
+            if f"motifs_recovered_planted/{method}" in metrics:   # scored against the answer key
+                other = params.get(f"motifs_recovered_other/{method}", "")
+                row["planted motifs recovered"] = (f"{int(metrics[f'motifs_recovered_planted/{method}'])} of "
+                                                   f"{int(metrics.get('motifs_planted', 0))}")
+                row["other motifs named"] = other or "none"
             rows.append(row)
             pngs = sorted((folder / "logos").glob(f"top*_{method}.png"))[:MAX_LOGOS]
             logos += [(f"{dataset} {model} {method}: {p.stem.split('_')[0]} sequence (window around the strongest "
@@ -78,7 +84,8 @@ def section(results_dir: Path, outdir: Path):
         with atomic_path(Path(outdir) / name) as tmp:
             df.to_csv(tmp, index=False)
     text = ("Attribution maps scored against the planted motif sites (AUROC of |attribution| at the positions of "
-            "sites with affinity ≥ 0.5, 95% bootstrap CI over sequences; weak and chance sites for reference) and "
+            "sites with affinity ≥ 0.5, 95% bootstrap CI over sequences; weak (affinity < 0.5), inert (planted, no "
+            "effect on this output) and chance sites for reference) and "
             "the motifs that modisco-lite + TOMTOM recovered from them (q < 0.05).")
     cmp = agreement.drop(columns=[c for c in agreement.columns if c.endswith("_ci")]) if len(agreement) else None
     return Section("Attribution", text, table, logos, cmp, "Agreement between maps (per-sequence |attribution|)")
