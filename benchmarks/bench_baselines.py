@@ -118,6 +118,7 @@ def load_str() -> str:
 def train_glmprobe(data: dict, task: str, names: list[str], budget: float, seed: int, hp: dict, clock):
     """dilres refitted as a replicate is (fit_config from the fixed settings), on ``clock``."""
     opts = with_study(TuneOptions(fixed=dict(hp), replicates=1, seed=seed, max_epochs=10_000), dilres.study(task))
+    print(f"  dilres settings: {json.dumps(opts.fixed)}")
     seed_everything(seed)
     model = dilres.build(4, data["train"].X.shape[2], len(names), opts.fixed)
     cfg = replace(fit_config(opts.fixed, opts, seed, "cpu"), deadline=clock() + budget, clock=clock)
@@ -184,9 +185,9 @@ def main() -> None:
         if args.synth is None:
             make_synth(folder, seed=0)
         truth = json.loads((folder / "truth.json").read_text())
-        hp = {**dilres.study("regression"), **GLMPROBE_HP, **args.hp}
+        hp = {**GLMPROBE_HP, **args.hp}
         print(f"bench_baselines: budget {args.budget:.0f} s ({args.clock}) per model per task, {args.threads} "
-              f"thread(s), {os.cpu_count()} CPUs, load {load_str()}; glmprobe dilres {json.dumps(hp)}")
+              f"thread(s), {os.cpu_count()} CPUs, load {load_str()}; dilres defaults overridden by {json.dumps(hp)}")
         results = [run_task(folder, truth, name, args.budget, args.seed, hp, args.clock) for name in args.tasks]
     if args.json:
         args.json.write_text(json.dumps(results, indent=2) + "\n")

