@@ -224,7 +224,7 @@ def e2e(tmp_path_factory):
 
     # 2. -resume to the end, 3. -resume again
     t0 = time.monotonic()
-    resumed = nextflow([*args, "-resume"], launch, timeout=3600)
+    resumed = nextflow([*args, "-resume"], launch, timeout=7200)   # >1 h at load 12-17 on 2 cores
     timings["resume_s"] = time.monotonic() - t0
     t0 = time.monotonic()
     again = nextflow([*args, "-resume"], launch, timeout=900)
@@ -233,7 +233,7 @@ def e2e(tmp_path_factory):
     # the same params file with the single-machine runner
     t0 = time.monotonic()
     py = subprocess.run([str(Path(sys.executable).parent / "glmprobe"), "run", str(params_file), "--outdir", str(py_out)],
-                        cwd=tmp, env=_env(), capture_output=True, text=True, timeout=3600)
+                        cwd=tmp, env=_env(), capture_output=True, text=True, timeout=7200)
     timings["glmprobe_run_s"] = time.monotonic() - t0
     (tmp / "timings.json").write_text(json.dumps(timings, indent=2))
     print(f"\nengine end-to-end timings: {timings}")
@@ -265,7 +265,15 @@ def test_results_match_glmprobe_run(e2e):
     assert py.returncode == 0, (py.stdout + py.stderr)[-4000:]
     nf, gp = _records(e2e["nf"]), _records(e2e["py"])
     assert set(nf) == set(gp), f"only Nextflow: {sorted(set(nf) - set(gp))}; only glmprobe run: {sorted(set(gp) - set(nf))}"
-    assert any(k.startswith("probes/") for k in nf) and any(k.startswith("baselines/") for k in nf)
+    for step in ("probes/", "baselines/", "attribution/", "variants/"):   # the test profile runs every step
+        assert any(k.startswith(step) for k in nf), step
+    # the attribute and variants tasks are the ones glmprobe.plan expands for these params
+    planned = subprocess.run([str(Path(sys.executable).parent / "glmprobe"), "plan", str(e2e["tmp"] / "params.yaml"),
+                              "--outdir", str(e2e["py"]), "--format", "json"], env=_env(), capture_output=True,
+                             text=True, timeout=300)
+    assert planned.returncode == 0, planned.stderr
+    wanted = {t["id"] for t in json.loads(planned.stdout) if t["step"] in ("attribute", "variants")}
+    assert wanted and wanted == {k for k in nf if k.split("/")[0] in ("attribution", "variants")}
     for key in sorted(nf):
         a, b = nf[key].get("metrics") or {}, gp[key].get("metrics") or {}
         assert set(a) == set(b), key
