@@ -216,7 +216,8 @@ def profile(tmp: Path, model: Path, n: int, length: int, layers: int) -> list[tu
     batches = [adapter.tokenize(texts) for texts in units]
     t["tokenise + pad (prefetch thread)"] = time.perf_counter() - t0
     T = max(b.input_ids.shape[1] for b in batches)
-    create_store(tmp / "p_store.h5", ids=ds.ids, split=np.zeros(n, "u1"),
+    all_ids = ds.ids
+    create_store(tmp / "p_store.h5", ids=lambda lo, hi: all_ids[lo:hi], split=np.zeros(n, "u1"),
                  layers=all_layers, poolings=["mean", "tokens"], hidden=adapter.hidden_size, max_tokens=T,
                  dtype="float16")
     writer = RowWriter(tmp / "p_store.h5")

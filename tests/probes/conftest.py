@@ -38,7 +38,7 @@ def make_inputs(root: Path, *, task: str = "regression", n: int = 90, n_targets:
 
     store = root / "store"
     store.mkdir(parents=True)
-    create_store(store / STORE_NAME, ids=ids, split=np.array([{"train": 0, "valid": 1, "test": 2}[s] for s in split]),
+    create_store(store / STORE_NAME, ids=lambda lo, hi: np.asarray(ids)[lo:hi], split=np.array([{"train": 0, "valid": 1, "test": 2}[s] for s in split]),
                  layers=layers, poolings=poolings, hidden=hidden, max_tokens=tokens, dtype="float16")
     w = RowWriter(store / STORE_NAME)
     for i, layer in enumerate(layers):

@@ -172,7 +172,7 @@ def open_store(job: EmbedJob, work: Path, key: str, plan: TokenPlan, progress: d
     manifest = job.manifest(key, plan.max_stored if job.keeps_tokens else 0)
     if progress is None:
         a, b = job.rows
-        create_store(work / STORE_NAME, ids=job.ds.ids[a:b], split=job.ds._h5["split"][a:b], layers=job.layers,
+        create_store(work / STORE_NAME, ids=job.ids, split=job.ds._h5["split"][a:b], layers=job.layers,
                      poolings=job.poolings, hidden=job.adapter.hidden_size,
                      max_tokens=manifest["max_tokens_stored"], dtype=job.spec.dtype)
         write_json(work / MANIFEST_NAME, manifest)

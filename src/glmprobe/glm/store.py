@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 import os
 import weakref
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import h5py
@@ -33,6 +33,7 @@ STORE_NAME = "store.h5"
 MANIFEST_NAME = "manifest.json"
 PROGRESS_NAME = "progress.json"
 _STR = h5py.string_dtype("utf-8")
+ID_CHUNK = 65_536  # rows of ids copied at a time by create_store
 
 
 def pooled_name(layer: int, pooling: str) -> str:
@@ -52,12 +53,19 @@ def _dense(h5: h5py.File, name: str, shape: tuple, dtype) -> None:
     h5.create_dataset(name, shape=shape, dtype=dtype, dcpl=dcpl)
 
 
-def create_store(path: Path, *, ids: np.ndarray, split: np.ndarray, layers: Sequence[int],
+def create_store(path: Path, *, ids: Callable[[int, int], np.ndarray], split: np.ndarray, layers: Sequence[int],
                  poolings: Sequence[str], hidden: int, max_tokens: int, dtype: str) -> None:
-    """Create ``store.h5`` with every array allocated (rows are filled later by :func:`write_rows`)."""
-    n = len(ids)
+    """Create ``store.h5`` with every array allocated (rows are filled later by :func:`write_rows`).
+
+    ``ids(lo, hi)`` gives the record ids of rows ``lo..hi``; they are copied chunk by chunk,
+    so the whole id column (~120 MB of Python str at N = 1M) is never held at once.
+    """
+    n = len(split)
     with h5py.File(path, "w") as h5:
-        h5.create_dataset("ids", data=np.asarray(ids, dtype=object), dtype=_STR)
+        column = h5.create_dataset("ids", shape=(n,), dtype=_STR)
+        for lo in range(0, n, ID_CHUNK):
+            hi = min(lo + ID_CHUNK, n)
+            column[lo:hi] = np.asarray(ids(lo, hi), dtype=object)
         h5.create_dataset("split", data=np.asarray(split, dtype=np.uint8))
         for layer in layers:
             for pooling in poolings:
@@ -246,7 +254,8 @@ def merge_stores(parts: Sequence[Path], dest: Path, chunk: int = 4096) -> None:
     try:
         first = stores[0]
         T = max((int(s.manifest.get("max_tokens_stored") or 0) for s in stores), default=0)
-        create_store(dest, ids=np.concatenate([s.ids for s in stores]), split=np.concatenate([s.split for s in stores]),
+        all_ids = np.concatenate([s.ids for s in stores])
+        create_store(dest, ids=lambda lo, hi: all_ids[lo:hi], split=np.concatenate([s.split for s in stores]),
                      layers=first.layers, poolings=first.poolings, hidden=first.hidden_size, max_tokens=T,
                      dtype=first.manifest["dtype"])
         writer = RowWriter(dest)
