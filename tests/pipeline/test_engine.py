@@ -118,11 +118,18 @@ def _bad_sheet(tmp: Path) -> Path:
     return sheet
 
 
+def _no_variants(tmp: Path) -> Path:
+    params = tmp / "no_variants.json"
+    params.write_text('{"variants": null}')
+    return params
+
+
 BAD = {
     "unknown_param": (lambda tmp: ["--bogus_param", "1"], "unknown param(s) bogus_param"),
     "wrong_type": (lambda tmp: ["--trials", "many"], "trials"),
     "missing_sheet": (lambda tmp: ["--synth", "false", "--input", str(tmp / "missing.csv")], "missing.csv"),
-    "row_missing_file": (lambda tmp: ["--synth", "false", "--input", str(_bad_sheet(tmp))],
+    # the test profile scores the synthetic variant set, which needs synth: a user sheet turns it off too
+    "row_missing_file": (lambda tmp: ["--synth", "false", "--input", str(_bad_sheet(tmp)), "-params-file", str(_no_variants(tmp))],
                          "dataset 'mine': path file not found"),
 }
 
