@@ -62,3 +62,20 @@ def test_runner_tune_options_fill_the_same_defaults(tmp_path):
     params = load_params(tmp_path / "p.yaml", {"outdir": tmp_path / "out"})
     opts = Context(params=params, outdir=params.outdir, quiet=True).tune_options()
     assert opts == dataclasses.replace(DEFAULTS, device="cpu", trials=4, timeout=9.5, max_epochs=7)
+
+
+def test_every_device_flag_has_the_one_default():
+    """Every step that takes --device asks for DEFAULT_DEVICE when not told (one rule, glmprobe.device)."""
+    import importlib
+
+    from glmprobe.cli import COMMANDS
+
+    seen = []
+    for name, (target, _help) in COMMANDS.items():
+        module, attr = target.split(":")
+        command = getattr(importlib.import_module(module), attr)
+        for p in command.params:
+            if p.name == "device":
+                assert p.default == DEFAULT_DEVICE, name
+                seen.append(name)
+    assert {"embed", "probe", "baseline", "attribute", "variants"} <= set(seen), seen

@@ -35,6 +35,7 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
+from glmprobe.device import DEFAULT_DEVICE, DEVICES, resolve_device
 from glmprobe.errors import UserError
 from glmprobe.steps.paths import dataset_option, folder_option
 
@@ -134,8 +135,8 @@ def attribute_step(model: str | Path, dataset: str | Path, outdir: str | Path, m
                    modisco: bool = True, max_seqlets: int = 2000, gia_motifs: Sequence[str] = (), gia_n: int = 300,
                    agree_with: Sequence[Path] = (), top_k_overlap: int = 20, logos: int = 3, window: int = 40,
                    n_shuffles: int = 20, ig_steps: int = 50, batch_size: int = 64, chunk: int = 2048,
-                   seed: int = 0, model_seed: int | None = None, store: Path | None = None, device: str = "cpu",
-                   force: bool = False, progress: bool = False) -> Path:
+                   seed: int = 0, model_seed: int | None = None, store: Path | None = None,
+                   device: str = DEFAULT_DEVICE, force: bool = False, progress: bool = False) -> Path:
     """Compute, score and write one model's maps; returns the record path."""
     from glmprobe.attribution.loader import check_dataset, check_lengths, load_trained, read_trained_record
     from glmprobe.attribution.select import select_rows
@@ -143,6 +144,7 @@ def attribute_step(model: str | Path, dataset: str | Path, outdir: str | Path, m
     from glmprobe.steps.skeleton import Task
 
     model, dataset, outdir = Path(model), Path(dataset), Path(outdir)
+    device = resolve_device(device)
     if not methods:
         raise UserError("no --method given", where="--method", hint=f"Choose from {', '.join(ALL_METHODS)}.")
     rec = read_trained_record(model)
@@ -412,15 +414,12 @@ def _work(task, tmp: Path, trained, methods, seqs, ids, rows, t_index, opts, exp
 @click.option("--model-seed", type=int, default=None, help="Replicate whose weights to explain (default: the first).")
 @click.option("--store", type=click.Path(file_okay=False, path_type=Path),
               help="Embedding store of a gLM probe, if it moved since the probe was fitted.")
-@click.option("--device", type=click.Choice(("cpu", "cuda", "auto")), default="cpu", show_default=True,
-              help="Where to run.")
+@click.option("--device", type=click.Choice(DEVICES), default=DEFAULT_DEVICE, show_default=True,
+              help="auto (cuda when a GPU is visible, else cpu), cpu or cuda (cuda without a GPU is an error).")
 @click.option("--force", is_flag=True, help="Recompute even if an up-to-date record.json exists.")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 def attribute_command(device: str, quiet: bool, **kwargs) -> None:
     """Nucleotide-level attribution maps of a trained model, scored against ground truth and motifs."""
-    if device == "auto":
-        import torch
-        device = "cuda" if torch.cuda.is_available() else "cpu"
     kwargs["gia_motifs"] = list(kwargs["gia_motifs"])
     path = attribute_step(device=device, progress=not quiet, **kwargs)
     click.echo(str(path))

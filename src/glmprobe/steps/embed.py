@@ -23,7 +23,7 @@ import click
 
 from glmprobe.data.dataset import DatasetFile
 from glmprobe.data.segments import segmented
-from glmprobe.device import resolve_device
+from glmprobe.device import DEFAULT_DEVICE, resolve_device
 from glmprobe.diskfull import refuse_when_full
 from glmprobe.errors import UserError
 from glmprobe.glm.adapter import POOLINGS, ModelSpec
@@ -115,7 +115,7 @@ def _task(job: EmbedJob, outdir: Path, device: str, t0: float) -> Task:
 
 
 def embed_step(dataset: str | os.PathLike, spec: ModelSpec, outdir: str | os.PathLike,
-               shard: tuple[int, int] | str | None = None, device: str = "auto", force: bool = False, *,
+               shard: tuple[int, int] | str | None = None, device: str = DEFAULT_DEVICE, force: bool = False, *,
                batch_size: int | None = None, chunk_rows: int = CHUNK_ROWS, quiet: bool = True,
                precision: str = "auto") -> Path:
     """Embed ``dataset`` with ``spec`` into the store folder ``outdir``.
@@ -306,7 +306,7 @@ def _overrides(layers: str | None, pooling: str | None, window: str | None) -> d
 @click.option("--shard", help="Embed only slice i of n (e.g. 0/4) for scatter-gather.")
 @click.option("--gather", "gather_dirs", multiple=True, type=click.Path(file_okay=False, path_type=Path),
               help="Merge these finished shard stores into --outdir instead of embedding (repeat the option).")
-@click.option("--device", default="auto", show_default=True, help="auto, cpu or cuda (cuda without a GPU is an error).")
+@click.option("--device", default=DEFAULT_DEVICE, show_default=True, help="auto, cpu or cuda (cuda without a GPU is an error).")
 @click.option("--precision", type=click.Choice(PRECISIONS), default="auto", show_default=True,
               help="Forward-pass arithmetic: auto = fp32 on CPU, bf16 autocast on CUDA (fp16 without bf16); "
                    "recorded and part of the cache key.")

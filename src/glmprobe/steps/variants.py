@@ -33,6 +33,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from glmprobe.atomic import sha256_file
+from glmprobe.device import DEFAULT_DEVICE, resolve_device
 from glmprobe.errors import UserError
 from glmprobe.glm.adapter import POOLED
 from glmprobe.steps.skeleton import Task
@@ -85,14 +86,9 @@ def variants_step(variant_files: Sequence[str | os.PathLike], genome_path: str |
                   group_col: str | None = None, id_col: str | None = None, min_confidence: float | None = None,
                   length: int | None = None, scores: Sequence[str] | None = None, pooling: str = "mean",
                   rc_average: bool = False, policy: vgenome.Policy = vgenome.Policy(), n_boot: int = 1000,
-                  seed: int = 0, chunk: int = 256, batch_size: int = 32, device: str = "auto",
+                  seed: int = 0, chunk: int = 256, batch_size: int = 32, device: str = DEFAULT_DEVICE,
                   store: str | os.PathLike | None = None, force: bool = False, quiet: bool = True) -> Path:
     """Score the variants with one model (a gLM ``spec`` or a ``trained`` folder); return record.json."""
-    try:
-        from glmprobe.device import resolve_device
-    except ImportError:  # before the issue-8 move
-        from glmprobe.glm.embed import resolve_device
-
     if (spec is None) == (trained is None):
         raise UserError("give one model: a gLM (--models/--model or --source/--family) or --trained FOLDER")
     t0 = time.perf_counter()
@@ -292,7 +288,7 @@ def _spec(models: Path | None, model_id: str | None, source: str | None, family:
               help="Variants per chunk (memory is bounded by one chunk; a site's alts share its ref window).")
 @click.option("--batch-size", type=click.IntRange(min=1), default=32, show_default=True,
               help="Sequences per gLM forward pass.")
-@click.option("--device", default="auto", show_default=True, help="auto, cpu or cuda (cuda without a GPU is an error).")
+@click.option("--device", default=DEFAULT_DEVICE, show_default=True, help="auto, cpu or cuda (cuda without a GPU is an error).")
 @click.option("--force", is_flag=True, help="Rescore even if an up-to-date record.json exists.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def variants_command(variant_files, fmt, genome, models, model_id, source, family, trained, store, outdir, name,
