@@ -295,6 +295,18 @@ def test_bin_glmprobe_is_an_executable_python3_script():
 DOCKERFILES = sorted((ROOT / "containers").rglob("Dockerfile"))
 
 
+def _ignore_rules(path: Path) -> list[str]:
+    return [line for line in path.read_text().splitlines() if line.strip() and not line.startswith("#")]
+
+
+def test_root_dockerignore_matches_the_image_one():
+    """The legacy builder reads only ./.dockerignore; BuildKit prefers containers/Dockerfile.dockerignore.
+    Both must send the same small context (never .venv or results)."""
+    rules = _ignore_rules(ROOT / ".dockerignore")
+    assert rules == _ignore_rules(ROOT / "containers" / "Dockerfile.dockerignore")
+    assert rules[0] == "*"
+
+
 @pytest.mark.parametrize("dockerfile", DOCKERFILES, ids=lambda p: str(p.relative_to(ROOT)))
 def test_dockerfile_lint_clean(dockerfile):
     hadolint = Path(sys.executable).parent / "hadolint"
