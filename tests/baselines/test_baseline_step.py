@@ -9,7 +9,8 @@ import pandas as pd
 import pytest
 
 from glmprobe.cli import main
-from glmprobe.data.dataset import Dataset, write_dataset
+from glmprobe.data.dataset import Dataset, read_dataset, write_dataset
+from glmprobe.data.onehot import encode
 from glmprobe.record import read_record
 from glmprobe.steps.baseline import baseline_step
 from glmprobe.train.tune import TuneOptions
@@ -155,3 +156,28 @@ def test_dilres_and_dinuc_mlp_train_through_the_step(tmp_path):
         assert rec["replicates"][0]["history"] and 0 <= rec["metrics"]["test_auroc"] <= 1
     trials = pd.read_csv(tmp_path / "baselines" / "toy" / "dilres" / "trials.csv")
     assert json.loads(trials.params[0])["batch_size"] == 64
+
+
+def test_dilres_is_an_ensemble_that_reloads_with_its_members(tmp_path):
+    """dilres trains MEMBERS nets per replicate; --members overrides it; the saved weights reload as
+    the same ensemble and reproduce the step's test predictions."""
+    from glmprobe.attribution.loader import load_trained
+    from glmprobe.heads.dilres import MEMBERS
+    from glmprobe.train.ensemble import Ensemble
+    from glmprobe.train.fit import predict
+
+    ds = make(tmp_path / "toy.h5", task="binary")
+    for members, out in ((None, tmp_path / "own"), (2, tmp_path / "two")):
+        rec = read_record(baseline_step(ds, "dilres", out, TuneOptions(fixed="study", replicates=1, max_epochs=2,
+                                                                      members=members)))
+        want = members or MEMBERS
+        assert rec["params"]["members"] == want
+        assert {row["member"] for row in rec["replicates"][0]["history"]} == set(range(want))
+        folder = out / "baselines" / "toy" / "dilres"
+        trained = load_trained(folder, 1)
+        assert isinstance(trained.module, Ensemble) and len(trained.module.members) == want
+        test = pd.read_csv(folder / "predictions.csv").query("split == 'test'")
+        data = read_dataset(ds)
+        seqs = dict(zip(data.ids, data.sequences))
+        logits = predict(trained.module, encode([seqs[i] for i in test.id], trained.length))[:, 0]
+        np.testing.assert_allclose(1 / (1 + np.exp(-logits)), test.y_pred, rtol=1e-4, atol=1e-5)

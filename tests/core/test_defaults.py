@@ -44,7 +44,7 @@ def test_nextflow_schema_defaults_are_the_tune_options_defaults():
 @pytest.mark.parametrize("command", [probe_command, baseline_command], ids=["probe", "baseline"])
 def test_click_flag_defaults_are_the_tune_options_defaults(command):
     flags = {p.name: p.default for p in command.params}
-    for field in ("trials", "timeout", "refit_timeout", "pruner", "replicates", "seed", "max_epochs"):
+    for field in ("trials", "timeout", "refit_timeout", "pruner", "replicates", "seed", "max_epochs", "members"):
         assert flags[field] == getattr(DEFAULTS, field), field
     assert flags["device"] == DEFAULT_DEVICE
     kwargs = {**flags, "device": "cpu", "quiet": True}

@@ -26,7 +26,8 @@ def results(tmp_path_factory):
 @pytest.fixture(scope="module")
 def report(results, tmp_path_factory):
     truth = tmp_path_factory.mktemp("truth") / "truth.json"
-    truth.write_text(json.dumps({"datasets": {"ds_reg": {"oracle": {"metric": "pearson", "mean": 0.8}},
+    truth.write_text(json.dumps({"datasets": {"ds_reg": {"oracle": {"metric": "pearson", "mean": 0.8},
+                                                         "pwm_ceiling": {"metric": "pearson", "mean": 0.7}},
                                               "ds_bin": {"oracle": {"metric": "auroc", "mean": 0.9}}}}))
     return build_report(results, truth=truth)
 
@@ -96,7 +97,8 @@ def test_verdict_states_each_comparison_as_a_paired_test(report):
     assert "best gLM probe vs best one-hot model: tiny L" in v and "vs resnet " in v
     assert "best gLM probe vs best random-init control: tiny L" in v and "tiny-random L" in v
     assert re.search(r"difference [+-]\d\.\d{3} \[[+-]\d\.\d{3}, [+-]\d\.\d{3}\], paired bootstrap p = ", v)
-    assert "(Holm " in v and "oracle ceiling 0.800" in v
+    assert "(Holm " in v and "oracle ceiling 0.800; PWM ceiling 0.700." in v
+    assert report.verdicts["ds_bin"].endswith("oracle ceiling 0.900.")
     cmp = pd.read_csv(report.results_csv.parent / "comparisons.csv")
     assert set(cmp.dataset) == set(DATASETS) and len(cmp) == 2 * len(DATASETS)
     assert (cmp.p_holm >= cmp.p - 1e-12).all() and cmp.p.between(0, 1).all()

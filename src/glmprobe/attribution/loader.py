@@ -128,10 +128,12 @@ def load_trained(folder: str | os.PathLike, n_targets: int, *, seed: int | None 
     path, seed = _weights(folder, record, seed)
     params = dict(record.get("params") or {})
     if record["step"] == "baseline":
+        from glmprobe.train.ensemble import shell
+
         arch = params.get("arch") or record["tags"].get("arch")
         spec = _arch_loader()(arch)
         length = int(params["length"])
-        module = _load_state(spec.build(length, n_targets, params), path, folder).to(device)
+        module = _load_state(shell(lambda hp: spec.build(length, n_targets, hp), params), path, folder).to(device)
         return Trained("onehot", folder, record, arch, length, checksum, module, seed=seed)
     return _load_probe(folder, record, params, path, seed, n_targets, checksum, device, store)
 
@@ -156,6 +158,7 @@ def _load_probe(folder, record, params, path, seed, n_targets, checksum, device,
     from glmprobe.glm.adapter import ModelSpec, get_adapter
     from glmprobe.glm.store import read_json
     from glmprobe.heads.registry import get_head
+    from glmprobe.train.ensemble import shell
 
     tags = record.get("tags") or {}
     head, layer, pooling = tags.get("head"), int(tags.get("layer")), tags.get("pooling")
@@ -175,7 +178,7 @@ def _load_probe(folder, record, params, path, seed, n_targets, checksum, device,
         (d,) = shape
         module = LinearProbe(np.zeros(d), np.ones(d), np.zeros((n_targets, d)), np.zeros(n_targets))
     else:
-        module = hs.builder(shape, n_targets)(params)
+        module = shell(hs.builder(shape, n_targets), params)
     module = _load_state(module, path, folder).to(device)
     T = shape[1] if hs.tokens else int(manifest.get("max_tokens_stored") or 0)
     chain = GLMChain(adapter, layer, pooling, T, spec.rc_average, manifest)

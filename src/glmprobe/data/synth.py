@@ -40,12 +40,13 @@ from scipy.stats import pearsonr
 from sklearn.metrics import roc_auc_score
 from tqdm.auto import tqdm
 
+from glmprobe.data import ceiling
 from glmprobe.data import motifs as jaspar
 from glmprobe.data.dataset import SPLITS
 from glmprobe.errors import UserError
 from glmprobe.record import read_record, software_versions
 
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2  # 2: truth.json gains the PWM ceiling (the data are unchanged)
 SPLIT_FRACTIONS = (0.8, 0.1, 0.1)  # train, valid, test
 # Human-like composition (GC ~ 41 %) and CpG depletion (observed/expected ~ 0.25).
 BASE_FREQ = (0.295, 0.205, 0.205, 0.295)
@@ -400,6 +401,25 @@ def _oracle(t: _Task) -> dict:
             "per_target": per_target, "mean": float(np.mean(list(per_target.values())))}
 
 
+def _pwm_ceiling(t: _Task) -> dict:
+    """The test-split score of the true PWMs read from the sequence alone (:mod:`glmprobe.data.ceiling`)."""
+    test = np.flatnonzero(t.split == "test")
+    seqs = [t.sequences[i] for i in test]
+    if t.name == "synth_mpra":
+        motif_list = jaspar.fetch_motifs(r.matrix_id for r in MPRA_RULES)
+        pred = ceiling.mpra_prediction(seqs, MPRA_RULES, motif_list, MpraParams(), BASE_FREQ, MPRA_CELLS)
+        per_target = {c: float(pearsonr(pred[c], t.targets[c][test])[0]) for c in MPRA_CELLS}
+        method = ("posterior-weighted scan of every motif window with the generator's coefficients, position "
+                  "weights and ETS-NFY rule; knows the motifs, not which sites were planted")
+    else:
+        p = ChipParams()
+        pred = ceiling.chip_prediction(seqs, jaspar.fetch_motif(p.motif), BASE_FREQ)
+        per_target = {p.target: float(roc_auc_score(t.targets[p.target][test], pred))}
+        method = f"best true {p.motif} PWM match on either strand (true-PWM scan)"
+    return {"metric": "pearson" if t.task == "regression" else "auroc", "split": "test", "method": method,
+            "per_target": per_target, "mean": float(np.mean(list(per_target.values())))}
+
+
 def _fmt(x: float) -> str:
     return "NA" if x != x else f"{x:.5g}"
 
@@ -483,7 +503,7 @@ def make_synth(outdir: str | os.PathLike, seed: int = 0, small: bool = False, *,
         truth["datasets"][t.name] = {
             "task": t.task, "file": "mpra.tsv" if t.name == "synth_mpra" else "chip.tsv",
             "targets": list(t.targets), "n": {s: int((t.split == s).sum()) for s in SPLITS},
-            "params": t.params, "oracle": _oracle(t)}
+            "params": t.params, "oracle": _oracle(t), "pwm_ceiling": _pwm_ceiling(t)}
     with task.writing() as tmp:
         _write_table(tmp / "mpra.tsv", tasks[0])
         _write_table(tmp / "chip.tsv", tasks[1])
@@ -527,6 +547,9 @@ def summary(outdir: str | os.PathLike) -> str:
         oracle = ", ".join(f"{k} {v:.3f}" for k, v in d["oracle"]["per_target"].items())
         lines.append(f"  {name}: {outdir / d['file']} ({n['train']}/{n['valid']}/{n['test']} train/valid/test), "
                      f"oracle test {d['oracle']['metric']}: {oracle}")
+        if "pwm_ceiling" in d:
+            ceil = ", ".join(f"{k} {v:.3f}" for k, v in d["pwm_ceiling"]["per_target"].items())
+            lines.append(f"    PWM ceiling (reachable from the sequence): {ceil}")
     lines.append(f"  ground truth: {outdir / 'motif_sites.tsv'}, {outdir / 'motifs.meme'}, {outdir / 'truth.json'}")
     lines.append(f"  variants: {outdir / 'variants.tsv'} on {outdir / 'variants_genome.fa'} (exact effects)")
     return "\n".join(lines)

@@ -47,15 +47,26 @@ def find_truth(results_dir: Path) -> Path | None:
     return next((p for p in candidates if p.is_file()), None)
 
 
-def oracles(truth: Path | None) -> dict[str, dict]:
-    """{dataset: {"metric": ..., "mean": ...}} from truth.json (empty when unknown)."""
+CEILINGS = {"oracle": "oracle", "pwm_ceiling": "PWM ceiling"}  # truth.json key -> label in the report
+
+
+def ceilings(truth: Path | None) -> dict[str, dict[str, dict]]:
+    """{dataset: {"oracle" | "pwm_ceiling": {"metric": ..., "mean": ...}}} from truth.json (empty when unknown).
+
+    The oracle scores the noiseless signal (it knows which sites were planted); the PWM ceiling
+    is what the true motifs score from the sequence alone (:mod:`glmprobe.data.ceiling`)."""
     if truth is None:
         return {}
     try:
         data = json.loads(Path(truth).read_text())
-        return {ds: d["oracle"] for ds, d in data.get("datasets", {}).items() if "oracle" in d}
+        return {ds: {k: d[k] for k in CEILINGS if k in d} for ds, d in data.get("datasets", {}).items()}
     except (OSError, json.JSONDecodeError, KeyError, TypeError) as exc:
         raise UserError(f"cannot read the oracle scores ({exc})", path=truth) from exc
+
+
+def ceiling_lines(known: dict[str, dict], metric: str) -> dict[str, float]:
+    """{label: value} of the ceilings scored with ``metric``, oracle first."""
+    return {CEILINGS[k]: float(v["mean"]) for k, v in known.items() if v.get("metric") == metric}
 
 
 def random_twins(results_dir: Path) -> dict[str, str]:
@@ -97,7 +108,7 @@ def build_report(results_dir: str | Path, outdir: str | Path | None = None, *, t
     with atomic_path(outdir / "results.csv") as tmp:
         df.to_csv(tmp, index=False)
     truth = Path(truth) if truth else find_truth(results_dir)
-    oracle = oracles(truth)
+    known = ceilings(truth)
     twins = random_twins(results_dir)
     preds = V.Predictions(record_folders(results_dir))
     datasets = sorted(df.dataset.dropna().unique())
@@ -115,8 +126,7 @@ def build_report(results_dir: str | Path, outdir: str | Path | None = None, *, t
     sections, saved, verdicts = [], [], {}
     for ds in datasets:
         metric, cfg = metrics[ds], cfgs[ds]
-        o = oracle.get(ds, {})
-        line = o.get("mean") if o.get("metric") == metric else None
+        line = ceiling_lines(known.get(ds, {}), metric)
         verdicts[ds] = V.verdict(ds, metric, comparisons, line)
         figs = []
         for name, caption, fig in (

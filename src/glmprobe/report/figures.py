@@ -3,8 +3,9 @@
 Each function returns a matplotlib Figure (or None when the data for it was not run);
 :func:`save` writes it as PNG and SVG and returns the PNG bytes for embedding.
 Error bars are each configuration's 95 % paired-bootstrap interval (test sequences × seeds,
-the same kind for every contestant; see :mod:`glmprobe.report.paired`); a dashed line marks the oracle
-(the noiseless signal's score) when the ground truth is known.
+the same kind for every contestant; see :mod:`glmprobe.report.paired`). When the ground truth is
+known, a dashed line marks the oracle (the noiseless signal's score) and a dotted one the PWM
+ceiling (what the true motifs score from the sequence alone).
 """
 
 from __future__ import annotations
@@ -33,13 +34,13 @@ def _err(df: pd.DataFrame) -> np.ndarray:
     return np.vstack([lo, hi])
 
 
-def _oracle(ax, oracle: float | None, vertical: bool = False) -> None:
-    if oracle is None:
-        return
-    (ax.axvline if vertical else ax.axhline)(oracle, color="k", ls="--", lw=1, label=f"oracle {oracle:.3f}")
+def _ceilings(ax, ceilings: dict[str, float] | None, vertical: bool = False) -> None:
+    """The known ceilings as reference lines: oracle dashed, PWM ceiling dotted."""
+    for (name, value), style in zip((ceilings or {}).items(), ("--", ":")):
+        (ax.axvline if vertical else ax.axhline)(value, color="k", ls=style, lw=1, label=f"{name} {value:.3f}")
 
 
-def compare(cfg: pd.DataFrame, dataset: str, metric: str, oracle: float | None = None):
+def compare(cfg: pd.DataFrame, dataset: str, metric: str, ceilings: dict[str, float] | None = None):
     """gLM probes vs one-hot baselines: the best configuration per model, with CIs."""
     best = best_per(cfg, ["model"]).sort_values("test", kind="stable")
     if best.empty:
@@ -48,7 +49,7 @@ def compare(cfg: pd.DataFrame, dataset: str, metric: str, oracle: float | None =
     y = np.arange(len(best))
     ax.barh(y, best["test"], xerr=_err(best), color=[COLORS[k] for k in best["kind"]], capsize=3, alpha=0.9)
     ax.set_yticks(y, [label(r) for _, r in best.iterrows()], fontsize=8)
-    _oracle(ax, oracle, vertical=True)
+    _ceilings(ax, ceilings, vertical=True)
     for kind, color in COLORS.items():
         if kind in set(best["kind"]):
             ax.barh([np.nan], [np.nan], color=color, label=kind)
@@ -59,7 +60,7 @@ def compare(cfg: pd.DataFrame, dataset: str, metric: str, oracle: float | None =
     return fig
 
 
-def layer_sweep(cfg: pd.DataFrame, dataset: str, metric: str, oracle: float | None = None):
+def layer_sweep(cfg: pd.DataFrame, dataset: str, metric: str, ceilings: dict[str, float] | None = None):
     """Test metric per layer, one line per model x pooling-head (models with several layers)."""
     probes = cfg[(cfg.stage == "probe")].copy()
     probes["layer_n"] = pd.to_numeric(probes["layer"], errors="coerce")
@@ -78,7 +79,7 @@ def layer_sweep(cfg: pd.DataFrame, dataset: str, metric: str, oracle: float | No
     onehot = cfg[cfg.kind == "one-hot"]
     if not onehot.empty:
         ax.axhline(onehot.iloc[0]["test"], color=COLORS["one-hot"], lw=1.5, label=f"best one-hot ({label(onehot.iloc[0])})")
-    _oracle(ax, oracle)
+    _ceilings(ax, ceilings)
     ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
     ax.set_xlabel("layer")
     ax.set_ylabel(f"test {metric}")
@@ -88,7 +89,7 @@ def layer_sweep(cfg: pd.DataFrame, dataset: str, metric: str, oracle: float | No
     return fig
 
 
-def heads(cfg: pd.DataFrame, dataset: str, metric: str, oracle: float | None = None):
+def heads(cfg: pd.DataFrame, dataset: str, metric: str, ceilings: dict[str, float] | None = None):
     """Pooled linear vs MLP vs token CNN per model (best layer/pooling per head, chosen on valid)."""
     probes = cfg[cfg.stage == "probe"]
     if probes.empty or probes["head"].nunique() < 2:
@@ -102,7 +103,7 @@ def heads(cfg: pd.DataFrame, dataset: str, metric: str, oracle: float | None = N
         g = best[best["head"] == head].set_index("model").reindex(models)
         x = np.arange(len(models)) + (i - (len(present) - 1) / 2) * width
         ax.bar(x, g["test"], width, yerr=_err(g), capsize=2, label=head)
-    _oracle(ax, oracle)
+    _ceilings(ax, ceilings)
     ax.set_xticks(np.arange(len(models)), models, rotation=20, ha="right", fontsize=8)
     ax.set_ylabel(f"test {metric}")
     ax.set_title(f"{dataset}: probe heads (best layer per head)")
@@ -112,7 +113,7 @@ def heads(cfg: pd.DataFrame, dataset: str, metric: str, oracle: float | None = N
 
 
 def random_control(cfg: pd.DataFrame, dataset: str, metric: str, twins: dict[str, str],
-                   oracle: float | None = None):
+                   ceilings: dict[str, float] | None = None):
     """Pre-trained vs random-init twin, per head (best layer per head)."""
     pairs = [(m, r) for r, m in twins.items() if m in set(cfg.model) and r in set(cfg.model)]
     if not pairs:
@@ -131,7 +132,7 @@ def random_control(cfg: pd.DataFrame, dataset: str, metric: str, twins: dict[str
     fig, ax = plt.subplots(figsize=(max(5, 1.2 * len(labels) + 2), 4))
     ax.bar(x - 0.2, pre["test"], 0.4, yerr=_err(pre), capsize=2, color=COLORS["gLM"], label="pre-trained")
     ax.bar(x + 0.2, rnd["test"], 0.4, yerr=_err(rnd), capsize=2, color=COLORS["random-init"], label="random init")
-    _oracle(ax, oracle)
+    _ceilings(ax, ceilings)
     ax.set_xticks(x, labels, fontsize=8)
     ax.set_ylabel(f"test {metric}")
     ax.set_title(f"{dataset}: pre-trained vs random-init control")

@@ -138,11 +138,11 @@ def adjust(comparisons: list[Comparison]) -> list[Comparison]:
     return comparisons
 
 
-def verdict(dataset: str, metric: str, comparisons: list[Comparison], oracle: float | None) -> str:
-    """One paragraph per dataset: every stated comparison with its paired test."""
+def verdict(dataset: str, metric: str, comparisons: list[Comparison], ceilings: dict[str, float] | None) -> str:
+    """One paragraph per dataset: every stated comparison with its paired test, then the known ceilings."""
     parts = [c.sentence() for c in comparisons if c.dataset == dataset] or ["no pair of contestants to compare"]
-    if oracle is not None:
-        parts.append(f"oracle ceiling {oracle:.3f}")
+    for name, value in (ceilings or {}).items():
+        parts.append(f"{name} {value:.3f}" if name != "oracle" else f"oracle ceiling {value:.3f}")
     return (f"{dataset} (test {metric}; configurations chosen on valid; intervals: {P.CI_LABEL}): "
             + "; ".join(parts) + ".")
 

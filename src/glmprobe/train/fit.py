@@ -122,6 +122,12 @@ def _evaluate(model: nn.Module, feeder: Feeder, task: str, batch_size: int,
     return loss, float(metric)
 
 
+def evaluate(model: nn.Module, data: Arrays, task: str, cfg: FitConfig) -> tuple[float, float]:
+    """(validation loss, headline metric) of ``model`` on ``data``, as ``fit`` scores each epoch."""
+    model.to(torch.device(cfg.device))
+    return _evaluate(model, Feeder(data, torch.device(cfg.device)), task, max(cfg.batch_size, 256), cfg.loss)
+
+
 def _cosine_lr(cfg: FitConfig, epoch: int, horizon: int) -> float:
     """Learning rate for 1-based ``epoch``: cosine from ``lr`` down to ``min_lr`` at ``horizon``."""
     t = min(max(epoch - 1, 0) / max(horizon - 1, 1), 1.0)

@@ -24,10 +24,11 @@ from glmprobe.train.tune import PRUNERS, STUDY_PRESET, TuneOptions
 DEFAULTS = TuneOptions()   # the one set of tuning defaults
 # params-file (nextflow_schema.json) name -> TuneOptions field, for `glmprobe run` and the schema test
 PARAM_FIELDS = {"trials": "trials", "tune_timeout": "timeout", "pruner": "pruner", "replicates": "replicates",
-                "seed": "seed", "max_epochs": "max_epochs"}
+                "seed": "seed", "max_epochs": "max_epochs", "members": "members"}
 
-_KEYS = ("trials", "timeout", "refit_timeout", "pruner", "replicates", "seed", "max_epochs", "device", "fixed",
-         "quiet")
+_KEYS = ("trials", "timeout", "refit_timeout", "pruner", "replicates", "seed", "max_epochs", "members", "device",
+         "fixed", "quiet")
+_GIVEN = ("trials", "timeout", "refit_timeout", "pruner", "replicates", "seed", "max_epochs", "members")
 
 
 def parse_fixed(value: str | None) -> dict | str | None:
@@ -52,7 +53,8 @@ def parse_fixed(value: str | None) -> dict | str | None:
 
 
 def tuning_options(f):
-    """Add --trials --timeout --refit-timeout --pruner --replicates --seed --max-epochs --device --fixed --quiet."""
+    """Add --trials --timeout --refit-timeout --pruner --replicates --seed --max-epochs --members --device --fixed
+    --quiet."""
     options = [
         click.option("--trials", type=click.IntRange(min=1), default=DEFAULTS.trials, show_default=True,
                      help="Optuna trials per model (the study's settings are always trial 0)."),
@@ -70,6 +72,10 @@ def tuning_options(f):
                      help="Seed for the sampler, model initialisation and data order."),
         click.option("--max-epochs", type=click.IntRange(min=1), default=DEFAULTS.max_epochs, show_default=True,
                      help="Epoch cap per fit (early stopping usually ends sooner)."),
+        click.option("--members", type=click.IntRange(min=1), default=DEFAULTS.members,
+                     help="Train every fit as a deep ensemble of this many members (own seeds, an even share "
+                          "of the budget each, predictions averaged). Default: each architecture's own "
+                          "(dilres: 5, every other head and arch: 1)."),
         click.option("--device", type=click.Choice(DEVICES), default=DEFAULT_DEVICE, show_default=True,
                      help="Where to train; 'cuda' fails if no GPU is visible."),
         click.option("--fixed", default=None, metavar="JSON|study|FILE",
@@ -86,8 +92,7 @@ def tune_options_from(kwargs: dict) -> TuneOptions:
     """Pop the tuning flags out of a command's ``kwargs`` into a TuneOptions (device resolved)."""
     vals = {k: kwargs.pop(k) for k in _KEYS if k in kwargs}
     quiet = vals.pop("quiet", False)
-    given = {k: vals[k] for k in ("trials", "timeout", "refit_timeout", "pruner", "replicates", "seed", "max_epochs")
-             if k in vals}
+    given = {k: vals[k] for k in _GIVEN if k in vals}
     return dataclasses.replace(DEFAULTS, **given, device=resolve_device(vals.get("device", DEFAULT_DEVICE)),
                                fixed=parse_fixed(vals.get("fixed")), progress=not quiet and sys.stderr.isatty())
 
@@ -96,7 +101,7 @@ def tune_options_from_params(params, *, progress: bool = False) -> TuneOptions:
     """TuneOptions from a params file (``glmprobe run``: one budget for every head and baseline);
     a param left out keeps the :data:`DEFAULTS` the flags have."""
     given = {f: params.get(name) for name, f in PARAM_FIELDS.items() if params.get(name) is not None}
-    for f in ("trials", "replicates", "seed", "max_epochs"):
+    for f in ("trials", "replicates", "seed", "max_epochs", "members"):
         if f in given:
             given[f] = int(given[f])
     return dataclasses.replace(DEFAULTS, **given, device=resolve_device(params.get("device", DEFAULT_DEVICE)),

@@ -38,7 +38,8 @@ from tqdm.auto import tqdm
 
 from glmprobe.errors import UserError
 from glmprobe.train.data import Arrays
-from glmprobe.train.fit import FitConfig, FitResult, fit, predict
+from glmprobe.train.ensemble import fit_members
+from glmprobe.train.fit import FitConfig, FitResult, evaluate, fit, predict
 from glmprobe.train.seeding import seed_everything
 
 log = logging.getLogger(__name__)
@@ -117,6 +118,7 @@ class TuneOptions:
     progress: bool = False                # tqdm bars on stderr (only when it is a TTY)
     refit_timeout: float | None = None    # seconds per replicate refit (None: --timeout when given)
     loss: str | None = None               # a task-specific loss for every fit (train/losses.py), e.g. diff_kl
+    members: int | None = None            # deep-ensemble size for every fit; None: each head/arch's own (hp)
 
 
 @dataclass
@@ -169,6 +171,25 @@ def fit_config(hp: dict, opts: TuneOptions, seed: int, device: str, deadline: fl
                      loss=opts.loss)
 
 
+def fit_hp(build: Builder, hp: dict, train: Arrays, valid: Arrays, task: str, opts: TuneOptions, seed: int,
+           device: str, deadline: float | None = None, *, trial=None, clock=time.monotonic) -> FitResult:
+    """One fit of ``build(hp)`` on ``seed``: a single model, or a deep ensemble when ``hp["members"] > 1``
+    (:mod:`glmprobe.train.ensemble`; the members share ``deadline``, measured on ``clock``)."""
+    def one(member_seed: int, member_deadline: float | None, first: bool) -> FitResult:
+        seed_everything(member_seed)
+        model = build(hp)
+        cfg = replace(fit_config(hp, opts, member_seed, device, member_deadline), clock=clock)
+        return fit(model, train, valid, task, cfg, trial=trial if first else None, progress=opts.progress)
+
+    members = int(hp.get("members", 1))
+    if members < 1:
+        raise UserError(f"members must be at least 1 (got {members})", where="--hp members")
+    if members == 1:
+        return one(seed, deadline, True)
+    cfg = fit_config(hp, opts, seed, device)
+    return fit_members(one, members, seed, deadline, clock, lambda model: evaluate(model, valid, task, cfg)[0])
+
+
 def _pruner(name: str, max_epochs: int) -> optuna.pruners.BasePruner:
     if name == "median":
         return optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=min(5, max_epochs // 4))
@@ -216,14 +237,13 @@ def tune_and_replicate(build: Builder, space: SearchSpace, data: dict[str, Array
     train, valid = data["train"], data["valid"]
     names = list(target_names) if target_names is not None else [f"t{i}" for i in range(train.n_targets)]
 
+    forced = {"members": int(opts.members)} if opts.members else {}   # --members: the same for every fit
+
     def run(hp: dict, seed: int, trial=None, deadline: float | None = None) -> FitResult:
-        seed_everything(seed)
-        model = build(hp)
-        return fit(model, train, valid, task, fit_config(hp, opts, seed, device, deadline), trial=trial,
-                   progress=opts.progress)
+        return fit_hp(build, hp, train, valid, task, opts, seed, device, deadline, trial=trial)
 
     if opts.fixed is not None:
-        best, trials, best_value = dict(opts.fixed), pd.DataFrame(
+        best, trials, best_value = {**opts.fixed, **forced}, pd.DataFrame(
             [{"number": 0, "state": "FIXED", "value": math.nan, "duration_s": math.nan, "best_epoch": None,
               "enqueued": False, "params": json.dumps(opts.fixed, sort_keys=True, default=str)}]), math.nan
     else:
@@ -239,7 +259,7 @@ def tune_and_replicate(build: Builder, space: SearchSpace, data: dict[str, Array
         deadline = time.monotonic() + opts.timeout if opts.timeout else None
 
         def objective(trial: optuna.Trial) -> float:
-            hp = {**PROTOCOL, **trial.user_attrs.get("enqueued", {}), **space(trial)}
+            hp = {**PROTOCOL, **trial.user_attrs.get("enqueued", {}), **space(trial), **forced}
             trial.set_user_attr("hp", hp)
             # Trials train on their own seed stream, so no replicate is the winner of the
             # search (its valid score would be optimistically biased).
