@@ -46,6 +46,7 @@ from torch import nn
 from glmprobe.data.onehot import encode
 from glmprobe.data.synth import make_synth
 from glmprobe.heads import dilres, kmer
+from glmprobe.heads.baseline import load_arch
 from glmprobe.train.data import Arrays
 from glmprobe.train.fit import predict
 from glmprobe.train.metrics import compute_metrics
@@ -121,7 +122,8 @@ def train_glmprobe(data: dict, task: str, names: list[str], budget: float, seed:
     """dilres refitted as a replicate is (``fit_hp`` on the fixed settings; an ensemble when they say so), on ``clock``."""
     opts = with_study(TuneOptions(fixed=dict(hp), replicates=1, seed=seed, max_epochs=10_000), dilres.study(task))
     print(f"  dilres settings: {json.dumps(opts.fixed)}")
-    res = fit_hp(lambda h: dilres.build(4, data["train"].X.shape[2], len(names), h), opts.fixed, data["train"],
+    arch = load_arch("dilres")   # built as `glmprobe baseline` builds it (augmentation wrappers included)
+    res = fit_hp(lambda h: arch.build(data["train"].X.shape[2], len(names), h), opts.fixed, data["train"],
                  data["valid"], task, opts, seed, "cpu", deadline=clock() + budget, clock=clock)
     return predict(res.model, data["test"].X), res
 

@@ -62,6 +62,20 @@ def test_dilres_scans_with_an_exponential_first_layer_and_defaults_to_a_cosine_s
     assert isinstance(net.scan[0], torch.nn.Conv1d) and net.scan[0].kernel_size == (dilres.KERNEL,)
     assert isinstance(net.scan[-1], Exp)
     s = dilres.study("regression")
-    assert s["schedule"] == "cosine" and s["weight_decay"] == 0.0 and s["lr"] == 3e-3 and not s["rc"]
+    assert s["schedule"] == "cosine" and s["weight_decay"] == 1e-2 and s["lr"] == 3e-3 and not s["rc"]
+    assert s["members"] == dilres.MEMBERS > 1 and s["shift"] == dilres.SHIFT > 0
     assert dilres.study("binary")["rc"] and dilres.study("binary")["weight_decay"] == 1e-2
     assert net(torch.zeros(2, 4, 230)).shape == (2, 3)
+
+
+def test_dilres_through_its_arch_is_shift_jittered_and_trials_keep_members_and_shift():
+    import optuna
+
+    from glmprobe.heads.augment import ShiftAugment
+    from glmprobe.heads.baseline import load_arch
+
+    arch = load_arch("dilres")
+    assert isinstance(arch.build(230, 3, arch.study_for("regression")), ShiftAugment)
+    assert isinstance(arch.build(230, 3, {}), dilres.DilRes)            # no shift asked, no wrapper
+    hp = arch.space(optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0)).ask())
+    assert hp["members"] == dilres.MEMBERS and hp["shift"] == dilres.SHIFT

@@ -43,7 +43,10 @@ class Arch:
     study: dict
 
     def build(self, length: int, n_targets: int, hp: dict):
-        return self.module.build(4, length, n_targets, hp, **self.build_kwargs)
+        from glmprobe.heads.augment import with_shift
+
+        # shift jitter (hp "shift", bases) works for any one-hot arch; dilres sets it by default
+        return with_shift(self.module.build(4, length, n_targets, hp, **self.build_kwargs), hp)
 
     def space(self, trial) -> dict:
         # one-hot input also searches reverse-complement augmentation where the module offers it
