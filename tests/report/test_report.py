@@ -140,3 +140,15 @@ def test_empty_results_give_an_empty_but_valid_report(tmp_path):
 def test_missing_results_dir_is_a_user_error(tmp_path):
     result = CliRunner().invoke(cli, ["report", str(tmp_path / "missing")], standalone_mode=False)
     assert "results folder does not exist" in str(result.exception)
+
+
+def test_figures_draw_the_oracle_dashed_and_the_pwm_ceiling_dotted():
+    import matplotlib.pyplot as plt
+
+    from glmprobe.report.figures import _ceilings
+
+    fig, ax = plt.subplots()
+    _ceilings(ax, {"oracle": 0.8, "PWM ceiling": 0.7})
+    lines = {ln.get_label(): (ln.get_linestyle(), ln.get_ydata()[0]) for ln in ax.get_lines()}
+    assert lines == {"oracle 0.800": ("--", 0.8), "PWM ceiling 0.700": (":", 0.7)}
+    plt.close(fig)

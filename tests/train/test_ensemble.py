@@ -122,3 +122,16 @@ def test_members_flag_reaches_the_tune_options():
     assert CliRunner().invoke(cmd, []).output.strip() == "None"
     bad = CliRunner().invoke(cmd, ["--members", "0"])
     assert bad.exit_code == 2 and "--members" in bad.output
+
+
+def test_members_param_reaches_glmprobe_run_and_nextflow():
+    """The params file's `members` becomes TuneOptions.members; modules.config passes --members."""
+    from pathlib import Path
+
+    from glmprobe.params import Params
+    from glmprobe.train.options import tune_options_from_params
+
+    assert tune_options_from_params(Params({"members": 3, "device": "cpu"})).members == 3
+    assert tune_options_from_params(Params({"device": "cpu"})).members is None
+    config = (Path(__file__).resolve().parents[2] / "conf" / "modules.config").read_text()
+    assert 'params.members != null ? "--members ${params.members}"' in config
