@@ -182,3 +182,47 @@ def test_the_step_feeds_modisco_the_stored_hypothetical_maps_and_counts_planted_
     assert m["motifs_recovered/gxi"] == 2
     assert m["motifs_recovered_planted/gxi"] == 1 and m["motifs_recovered_other/gxi"] == 1   # KLF4 is a decoy
     assert rec["params"]["motifs_recovered_other/gxi"] == "MA0039.5" and m["motifs_planted"] == 1
+
+
+def test_a_sum_over_targets_also_finds_motifs_target_by_target(prepared_synth, synth_dir, tmp_path, monkeypatch,
+                                                              capsys):
+    """Explaining the sum over the MPRA cells, modisco runs on the sum's maps and on each cell's own maps
+    (grad x input is linear in the output, so the cells' maps add up to the sum's); a motif named in
+    any run counts once; --no-motifs-per-target keeps the sum alone."""
+    from glmprobe.attribution import motifs
+    from glmprobe.steps.baseline import baseline_step
+    from glmprobe.train.tune import TuneOptions
+
+    model = baseline_step(prepared_synth["synth_mpra"], "chip_cnn", tmp_path / "res",
+                          TuneOptions(trials=1, replicates=1, max_epochs=1, fixed={"width": 0.25})).parent
+    seen = []
+    calls = iter(["MA0062.4", "MA0114.5", "MA0035.5", "MA0062.4", "MA0062.4"])
+
+    def fake_modisco(onehot, hypothetical, **kwargs):
+        seen.append(hypothetical)
+        return [{"pattern": "pos_patterns.pattern_0", "sign": "pos", "n_seqlets": 30,
+                 "ppm": np.full((4, 8), 0.25), "cwm": np.ones((4, 8)), "hcwm": np.ones((4, 8))}]
+
+    def fake_names(patterns, db):
+        return pd.DataFrame({"pattern": ["pos_patterns.pattern_0"], "sign": "pos", "n_seqlets": 30,
+                             "match_id": [next(calls)], "match_name": "x", "p_value": 1e-9, "q_value": 1e-8, "width": 8})
+
+    monkeypatch.setattr(motifs, "run_modisco", fake_modisco)
+    monkeypatch.setattr(motifs, "name_patterns", fake_names)
+    args = ["attribute", "--model", str(model), "--dataset", str(prepared_synth["synth_mpra"]), "--method", "gxi",
+            "-k", "5", "--sites", str(synth_dir / "motif_sites.tsv"), "--motifs", str(synth_dir / "motifs.meme"),
+            "--logos", "0", "--quiet"]
+    main([*args, "--outdir", str(tmp_path / "each")])
+    capsys.readouterr()
+    assert len(seen) == 4                                   # the sum, then cellA, cellB, cellC
+    np.testing.assert_allclose(seen[0], seen[1] + seen[2] + seen[3], atol=1e-4)
+    rec = json.loads((tmp_path / "each" / "record.json").read_text())
+    assert rec["metrics"]["motifs_recovered/gxi"] == 3       # GABPA, HNF4A, GATA1: GABPA counted once
+    assert rec["params"]["motifs_recovered/gxi"] == "MA0035.5,MA0062.4,MA0114.5"
+    assert rec["metrics"]["motifs_recovered_in/gxi:cellA"] == 1
+    table = pd.read_csv(tmp_path / "each" / "motifs_gxi.csv")
+    assert list(table.target) == ["sum", "cellA", "cellB", "cellC"]
+    seen.clear()
+    main([*args, "--outdir", str(tmp_path / "sum"), "--no-motifs-per-target"])
+    capsys.readouterr()
+    assert len(seen) == 1 and "target" not in pd.read_csv(tmp_path / "sum" / "motifs_gxi.csv").columns

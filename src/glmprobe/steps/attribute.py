@@ -132,7 +132,7 @@ def _compute(trained, method: str, seqs: list[str], target: int | None, opts: di
 def attribute_step(model: str | Path, dataset: str | Path, outdir: str | Path, methods: Sequence[str], *,
                    target: str | None = None, select: str = "top", k: int = 500, split: str = "test",
                    ids_file: Path | None = None, sites: Path | None = None, motifs: Path | None = None,
-                   modisco: bool = True, max_seqlets: int = 2000, gia_motifs: Sequence[str] = (), gia_n: int = 300,
+                   modisco: bool = True, motifs_per_target: bool = True, max_seqlets: int = 2000, gia_motifs: Sequence[str] = (), gia_n: int = 300,
                    agree_with: Sequence[Path] = (), top_k_overlap: int = 20, logos: int = 3, window: int = 40,
                    n_shuffles: int = 20, ig_steps: int = 50, batch_size: int = 64, chunk: int = 2048,
                    seed: int = 0, model_seed: int | None = None, store: Path | None = None,
@@ -171,7 +171,8 @@ def attribute_step(model: str | Path, dataset: str | Path, outdir: str | Path, m
         t_index, t_name = _target_index(target, names)
         blob = {"model": rec.get("cache_key"), "model_seed": model_seed, "dataset": checksum, "methods": methods,
                 "target": target, "select": select, "k": k, "split": split, "ids": id_list,
-                "sites": _sha(sites), "motifs": _sha(motifs), "modisco": modisco, "max_seqlets": max_seqlets,
+                "sites": _sha(sites), "motifs": _sha(motifs), "modisco": modisco,
+                "motifs_per_target": motifs_per_target, "max_seqlets": max_seqlets,
                 "gia": list(gia_motifs), "gia_n": gia_n, "agree_with": sorted(str(p) for p in agree_with),
                 "top_k_overlap": top_k_overlap, "logos": logos, "window": window, "n_shuffles": n_shuffles,
                 "ig_steps": ig_steps, "seed": seed}
@@ -220,8 +221,16 @@ def attribute_step(model: str | Path, dataset: str | Path, outdir: str | Path, m
             "device": device, "chunk": chunk}
     with task.writing() as tmp:
         _work(task, tmp, trained, methods, seqs, chosen_ids, rows, t_index, opts, explainer, effects, motif_db,
-              modisco, max_seqlets, gia_motifs, gia_n, others, top_k_overlap, logos, window, seed, progress)
+              modisco, max_seqlets, gia_motifs, gia_n, others, top_k_overlap, logos, window, seed, progress,
+              target_names=names if t_index is None and len(names) > 1 and motifs_per_target else ())
     return task.record_path
+
+
+def _hypothetical(trained, method: str, seqs: list[str], target: int, opts: dict, explainer: _Explainer) -> np.ndarray:
+    """(N, 4, L) hypothetical maps of one target, batch by batch (for per-target motif discovery)."""
+    step = max(1, opts["batch_size"] if trained.kind == "onehot" else 16)
+    return np.concatenate([_compute(trained, method, seqs[a:a + step], target, opts, explainer).hypothetical
+                           for a in range(0, len(seqs), step)])
 
 
 def _read_other(folder: Path, ids: np.ndarray) -> tuple[str, dict[str, np.ndarray]]:
@@ -259,7 +268,8 @@ def _flat(result: dict) -> dict:
 
 
 def _work(task, tmp: Path, trained, methods, seqs, ids, rows, t_index, opts, explainer, effects, motif_db, modisco,
-          max_seqlets, gia_motifs, gia_n, others, top_k_overlap, logos, window, seed, progress) -> None:
+          max_seqlets, gia_motifs, gia_n, others, top_k_overlap, logos, window, seed, progress, *,
+          target_names: Sequence[str] = ()) -> None:
     from glmprobe.attribution import evaluate
     from glmprobe.attribution.logos import save_logo
     from glmprobe.attribution.mapstore import MapFile, MapWriter
@@ -336,16 +346,30 @@ def _work(task, tmp: Path, trained, methods, seqs, ids, rows, t_index, opts, exp
         for method in [m for m in methods if m in HYPOTHETICAL]:
             with MapFile(tmp / f"maps_{method}.h5") as mf:
                 hyp = mf.array("hypothetical")
-            patterns = run_modisco(X, hyp, max_seqlets=max_seqlets)
-            table = name_patterns(patterns, motif_db)
+            # the explained sum, then (for a sum over several targets) each target's own maps: a motif that
+            # acts in one cell type is diluted in the sum, so modisco finds more of them target by target
+            runs = [("sum" if target_names else None, hyp)]
+            runs += [(t, _hypothetical(trained, method, seqs, j, opts, explainer)) for j, t in enumerate(target_names)]
+            tables, found = [], set()
+            for target, h in runs:
+                patterns = run_modisco(X, h, max_seqlets=max_seqlets)
+                table = name_patterns(patterns, motif_db)
+                tag = f"_{target}" if target else ""
+                for pt, row in zip(patterns, table.itertuples(index=False)):
+                    title = (f"{method}{' ' + target if target else ''} {pt['pattern']} ({pt['n_seqlets']} seqlets) "
+                             f"~ {row.match_name} q={row.q_value:.2g}")
+                    save_logo(pt["cwm"], tmp / "logos" / f"motif_{method}{tag}_{pt['pattern']}", title)
+                if target:
+                    table.insert(0, "target", target)
+                    metrics[f"motifs_recovered_in/{method}:{target}"] = len(recovered(table))
+                tables.append(table)
+                found |= set(recovered(table))
+            table = pd.concat(tables, ignore_index=True) if len(tables) > 1 else tables[0]
             table.to_csv(tmp / f"motifs_{method}.csv", index=False)
             artifacts[f"motifs_{method}"] = f"motifs_{method}.csv"
-            for pt, row in zip(patterns, table.itertuples(index=False)):
-                title = f"{method} {pt['pattern']} ({pt['n_seqlets']} seqlets) ~ {row.match_name} q={row.q_value:.2g}"
-                save_logo(pt["cwm"], tmp / "logos" / f"motif_{method}_{pt['pattern']}", title)
-            found = recovered(table)
+            found = sorted(found)
             metrics[f"motifs_recovered/{method}"] = len(found)
-            metrics[f"modisco_patterns/{method}"] = len(patterns)
+            metrics[f"modisco_patterns/{method}"] = len(table)
             task.record["params"][f"motifs_recovered/{method}"] = ",".join(found)
             if planted is not None:   # a named motif that acts on nothing here is a false discovery
                 metrics["motifs_planted"] = len(planted)
@@ -391,6 +415,9 @@ def _work(task, tmp: Path, trained, methods, seqs, ids, rows, t_index, opts, exp
               help="MEME motif file (synth's motifs.meme or a JASPAR export): name modisco patterns with TOMTOM.")
 @click.option("--modisco/--no-modisco", default=True, show_default=True,
               help="Run modisco-lite (when --motifs is given) on every map with hypothetical scores.")
+@click.option("--motifs-per-target/--no-motifs-per-target", default=True, show_default=True,
+              help="When the sum over several targets is explained, also run modisco on each target's own "
+                   "maps and report every motif named in any of them (a cell-type motif is diluted in the sum).")
 @click.option("--max-seqlets", type=click.IntRange(100), default=2000, show_default=True,
               help="modisco-lite seqlets per metacluster.")
 @click.option("--gia-motif", "gia_motifs", multiple=True, help="Consensus to implant for GIA (repeatable).")
