@@ -10,6 +10,12 @@
    first batch) computing and streaming maps to disk for N and 4N sequences: flat means 4N grows
    it by far less than the extra maps would take if held.
 
+6. ``--attribution-ceiling SYNTH_DIR`` (alone): the ground-truth AUROC at strong planted sites of
+   the PWM-ceiling predictor's ISM map (:mod:`glmprobe.attribution.ceiling_maps`) on the test split
+   of each synthetic dataset: what the best sequence model's map could reach; with ``--model
+   DATASET=FOLDER`` (repeatable) also that trained one-hot model's grad x input map on the same
+   sequences, and its fraction of the ceiling (bar: >= 0.90 AUROC, issue 12).
+
 5. ``--motif-ceiling SYNTH_DIR`` (alone): modisco-lite + TOMTOM on ideal contributions read off the
    answer key (:func:`~glmprobe.attribution.motifs.ideal_contributions`) of N test-split MPRA
    sequences: the most a perfect model's maps could give motif discovery (bar: >= 6 planted motifs).
@@ -186,6 +192,36 @@ def bench_motif_ceiling(synth: Path, n: int) -> None:
     RESULTS["motif_ceiling"] = len(hits)
 
 
+def bench_attribution_ceiling(synth: Path, models: dict[str, Path], n: int) -> None:
+    import pandas as pd
+
+    from glmprobe.attribution.ceiling_maps import ceiling_maps
+    from glmprobe.attribution.evaluate import ground_truth, read_sites, site_classes, site_effects
+    from glmprobe.attribution.loader import load_trained
+    from glmprobe.attribution.onehot_maps import onehot_maps
+    from glmprobe.data.onehot import encode
+
+    for dataset, table in (("synth_mpra", "mpra.tsv"), ("synth_chip", "chip.tsv")):
+        frame = pd.read_csv(synth / table, sep="\t")
+        test = frame[frame["split"] == "test"].head(n)
+        ids, seqs = test["id"].tolist(), test["sequence"].tolist()
+        masks = site_classes(ids, seqs, site_effects(read_sites(synth / "motif_sites.tsv", dataset), None))
+        t0 = time.perf_counter()
+        ceiling = ground_truth(ceiling_maps(dataset, seqs).scores, masks)["strong"]
+        lo, hi = ceiling["auroc_ci"]
+        print(f"{dataset}: attribution ceiling (PWM-ceiling predictor's ISM map, {len(ids)} test sequences, sum "
+              f"over targets): AUROC {ceiling['auroc']:.3f} [{lo:.3f}, {hi:.3f}] at strong sites "
+              f"({time.perf_counter() - t0:.0f} s, {load()})")
+        RESULTS[f"ceiling_auroc/{dataset}"] = ceiling["auroc"]
+        if dataset in models:
+            trained = load_trained(models[dataset], test.shape[1] - 3)
+            gxi = ground_truth(onehot_maps(trained.module, encode(seqs), "gxi").scores, masks)["strong"]
+            lo, hi = gxi["auroc_ci"]
+            print(f"{dataset}: {trained.name} grad x input AUROC {gxi['auroc']:.3f} [{lo:.3f}, {hi:.3f}] = "
+                  f"{gxi['auroc'] / ceiling['auroc']:.3f} of the ceiling")
+            RESULTS[f"model_auroc/{dataset}"] = gxi["auroc"]
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--length", type=int, default=230)
@@ -196,11 +232,22 @@ def main() -> None:
     p.add_argument("--motif-ceiling", type=Path, default=None, metavar="SYNTH_DIR",
                    help="Only the motif-discovery ceiling, on `glmprobe synth` output in SYNTH_DIR.")
     p.add_argument("--n-motif", type=int, default=600, help="Test sequences for --motif-ceiling.")
+    p.add_argument("--attribution-ceiling", type=Path, default=None, metavar="SYNTH_DIR",
+                   help="Only the ground-truth AUROC ceiling of maps, on `glmprobe synth` output in SYNTH_DIR.")
+    p.add_argument("--model", action="append", default=[], metavar="DATASET=FOLDER",
+                   help="With --attribution-ceiling: a trained one-hot baseline folder to score beside it.")
     p.add_argument("--only", action="append", choices=("ism", "saliency", "memory"),
                    help="Run only this benchmark (repeatable); default: all three.")
     a = p.parse_args()
     if a.memory_child is not None:
         memory_child(a.memory_child, a.length)
+        return
+    if a.attribution_ceiling is not None:
+        models = dict(m.split("=", 1) for m in a.model)
+        bench_attribution_ceiling(a.attribution_ceiling, {k: Path(v) for k, v in models.items()}, a.n_motif)
+        missed = [k for k, v in RESULTS.items() if k.startswith("model_auroc") and v < 0.90]
+        if missed:
+            sys.exit(f"bar missed (AUROC >= 0.90): {', '.join(missed)}")
         return
     if a.motif_ceiling is not None:
         bench_motif_ceiling(a.motif_ceiling, a.n_motif)

@@ -15,7 +15,7 @@ specials, CLS at the tokenizer's position, reverse-complement averaging).
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 import numpy as np
 import torch
@@ -79,15 +79,17 @@ def _explain(y: np.ndarray, target: int | None) -> np.ndarray:
     return y.sum(axis=1) if target is None else y[:, target]
 
 
-def glm_ism(predict: GLMPredictor, seqs: Sequence[str], *, target: int | None = None, chunk: int = 2048,
-            progress: bool = False) -> Maps:
+def glm_ism(predict: Callable[[Sequence[str]], np.ndarray], seqs: Sequence[str], *, target: int | None = None,
+            chunk: int = 2048, progress: bool = False) -> Maps:
     """ISM maps (N, 4, L): change of the explained output per substitution, centred over the bases.
 
-    Sequences are processed in groups whose reference + edits fill about ``chunk`` rows, so
-    memory is bounded by ``chunk`` whatever N is.
+    ``predict`` maps sequences to raw outputs (N, T): a :class:`GLMPredictor`, or any sequence
+    model (the PWM-ceiling predictor of :mod:`glmprobe.attribution.ceiling_maps`). Sequences are
+    processed in groups whose reference + edits fill about ``chunk`` rows, so memory is bounded
+    by ``chunk`` whatever N is. Forward passes are counted when ``predict`` counts them.
     """
     seqs = list(seqs)
-    passes0 = predict.forward_passes
+    passes0 = getattr(predict, "forward_passes", None)
     L = max(len(s) for s in seqs)
     delta = np.zeros((len(seqs), 4, L), np.float32)
     per_seq = 3 * L + 1
@@ -112,8 +114,11 @@ def glm_ism(predict: GLMPredictor, seqs: Sequence[str], *, target: int | None = 
     X = encode(seqs, L)
     observed = X.sum(axis=1, keepdims=True) > 0
     hyp = np.where(observed, delta - delta.mean(axis=1, keepdims=True), 0.0).astype(np.float32)
-    passes = (predict.forward_passes - passes0) / len(seqs)
-    return Maps(hyp, (hyp * X).astype(np.float32), {"forward_passes": np.full(len(seqs), passes, np.float32)})
+    extra = {}
+    if passes0 is not None:
+        passes = (predict.forward_passes - passes0) / len(seqs)
+        extra["forward_passes"] = np.full(len(seqs), passes, np.float32)
+    return Maps(hyp, (hyp * X).astype(np.float32), extra)
 
 
 def brute_force_ism(predict, seq: str, target: int | None = None) -> np.ndarray:

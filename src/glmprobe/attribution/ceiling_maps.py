@@ -1,0 +1,68 @@
+"""The attribution ceiling: ISM maps of the PWM-ceiling predictor, scored like any model's maps.
+
+``glmprobe synth``'s answer key marks every base of a planted site, but no map read off a
+sequence model can be perfect: a model sees motif matches, not which of them were planted, and
+a motif's low-information columns barely move any output. The predictor of
+:mod:`glmprobe.data.ceiling` knows the generator's true PWMs, coefficients and rules and reads
+only the sequence (the PWM ceiling of ``truth.json``); its in-silico mutagenesis map, through
+:func:`~glmprobe.attribution.glm_ism.glm_ism`, is what the best sequence model's map could look
+like, so its ground-truth AUROC is the reachable target for the maps of trained models.
+
+* ``synth_mpra``: the posterior-weighted activity per cell (the MPRA PWM ceiling itself);
+* ``synth_chip``: the posterior-weighted CTCF strength, ``intercept + slope x`` the expected
+  match score of every window (the soft form of ``truth.json``'s best-match scan, whose ISM
+  map moves one window only).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+DATASETS = ("synth_mpra", "synth_chip")
+
+
+def chip_expected_strength(sequences: Sequence[str], motif, background: Sequence[float], params) -> np.ndarray:
+    """Logit of the generator's label rule on the posterior-weighted CTCF match score (N,)."""
+    from glmprobe.data import motifs as jaspar
+    from glmprobe.data.ceiling import codes_of, window_log_odds
+
+    codes = codes_of(sequences)
+    lo = motif.log_odds(background)
+    lo_min, lo_max = jaspar.score_range(lo)
+    n_win = codes.shape[1] - lo.shape[1] + 1
+    prior = (params.full_rate + params.partial_rate) / (2 * n_win)
+    strength = np.zeros(len(codes))
+    for strand in "+-":
+        raw = window_log_odds(codes, lo, strand)
+        post = 1.0 / (1.0 + (1 - prior) / (prior * np.exp2(raw)))
+        strength += (post * (raw - lo_min) / (lo_max - lo_min)).sum(axis=1)
+    return params.intercept + params.slope * strength
+
+
+def ceiling_predictor(dataset: str) -> Callable[[Sequence[str]], np.ndarray]:
+    """sequences -> (N, T) outputs of the PWM-ceiling predictor of a ``glmprobe synth`` dataset."""
+    from glmprobe.data import ceiling
+    from glmprobe.data import motifs as jaspar
+    from glmprobe.data.synth import BASE_FREQ, MPRA_CELLS, MPRA_RULES, ChipParams, MpraParams
+
+    if dataset == "synth_mpra":
+        motifs = jaspar.fetch_motifs(r.matrix_id for r in MPRA_RULES)
+
+        def mpra(seqs: Sequence[str]) -> np.ndarray:
+            pred = ceiling.mpra_prediction(seqs, MPRA_RULES, motifs, MpraParams(), BASE_FREQ, MPRA_CELLS)
+            return np.stack([pred[c] for c in MPRA_CELLS], axis=1)
+        return mpra
+    if dataset == "synth_chip":
+        params = ChipParams()
+        motif = jaspar.fetch_motif(params.motif)
+        return lambda seqs: chip_expected_strength(seqs, motif, BASE_FREQ, params)[:, None]
+    raise ValueError(f"no PWM-ceiling predictor for dataset {dataset!r} (only {', '.join(DATASETS)})")
+
+
+def ceiling_maps(dataset: str, seqs: Sequence[str], target: int | None = None, chunk: int = 8192):
+    """ISM :class:`~glmprobe.attribution.onehot_maps.Maps` of the PWM-ceiling predictor (sum over targets if None)."""
+    from glmprobe.attribution.glm_ism import glm_ism
+
+    return glm_ism(ceiling_predictor(dataset), seqs, target=target, chunk=chunk)
