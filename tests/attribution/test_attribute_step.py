@@ -34,15 +34,41 @@ def test_attribute_writes_maps_scores_logos_and_a_record(chip_baseline, prepared
     assert rec["metrics"]["convergence_delta_max/deeplift"] < 1e-2
     gt = pd.read_csv(out / "ground_truth.csv")
     assert {"strong"} <= set(gt["class"]) and {"auroc_lo", "auroc_hi"} <= set(gt.columns)
+    # synth's answer key: the PWM predictor's map of the same sequences is scored beside them, as a reference
+    from glmprobe.attribution.ceiling_maps import ceiling_scores
+    from glmprobe.attribution.evaluate import ground_truth, read_sites, site_classes, site_effects
+    from glmprobe.data.dataset import DatasetFile
+
+    sel = pd.read_csv(out / "selection.csv")
+    with DatasetFile(prepared_synth["synth_chip"]) as ds:
+        seqs = list(ds.sequences(sel["row"].to_numpy()))
+    masks = site_classes(sel["id"].tolist(), seqs, site_effects(read_sites(synth_dir / "motif_sites.tsv",
+                                                                           "synth_chip"), "CTCF"))
+    expect = ground_truth(ceiling_scores("synth_chip", seqs, "CTCF"), masks)["strong"]["auroc"]
+    assert rec["metrics"]["gt_ceiling_auroc"] == pytest.approx(expect)
+    assert gt.loc[(gt["method"] == "pwm_ceiling") & (gt["class"] == "strong"), "auroc"].item() == pytest.approx(expect)
+    assert "gt_auroc/pwm_ceiling" not in rec["metrics"]   # a reference, not one of the model's methods
+    assert rec["metrics"]["gt_auroc_of_ceiling/gxi"] == pytest.approx(rec["metrics"]["gt_auroc/gxi"] / expect)
     agree = pd.read_csv(out / "agreement.csv")
     assert list(agree[["method_a", "method_b"]].iloc[0]) == ["gxi", "deeplift"]
-    sel = pd.read_csv(out / "selection.csv")
     assert len(sel) == 8 and sel["prediction"].is_monotonic_decreasing
     assert pd.read_csv(out / "gia.csv")["n"].iloc[0] == 20
     before = (out / "record.json").stat().st_mtime_ns
     main(args)   # same inputs and options: up to date, nothing redone
     assert (out / "record.json").stat().st_mtime_ns == before
     capsys.readouterr()
+
+
+def test_sites_not_written_by_synth_get_no_ceiling(chip_baseline, prepared_synth, synth_dir, tmp_path):
+    own = tmp_path / "own"
+    own.mkdir()
+    (own / "motif_sites.tsv").write_bytes((synth_dir / "motif_sites.tsv").read_bytes())   # no truth.json beside it
+    main_args = ["attribute", "--model", str(chip_baseline), "--dataset", str(prepared_synth["synth_chip"]),
+                 "--outdir", str(tmp_path / "attr"), "--method", "gxi", "-k", "4", "--sites", str(own / "motif_sites.tsv"),
+                 "--logos", "0", "--quiet"]
+    main(main_args)
+    rec = json.loads((tmp_path / "attr" / "record.json").read_text())
+    assert "gt_auroc/gxi" in rec["metrics"] and "gt_ceiling_auroc" not in rec["metrics"]
 
 
 @pytest.fixture

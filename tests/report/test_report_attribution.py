@@ -46,3 +46,15 @@ def test_section_lists_scores_motifs_agreement_and_top_logos(tmp_path):
 
 def test_no_attribution_records_no_section(tmp_path):
     assert section(tmp_path, tmp_path / "report") is None
+
+
+def test_the_ceiling_and_each_maps_fraction_of_it_are_shown_when_recorded(tmp_path):
+    folder = tmp_path / "attribution" / "d" / "cnn"
+    _fake(folder)
+    rec = make_record("attribute", "attribution/d/cnn", tags={"dataset": "d", "model": "cnn"},
+                      metrics={"gt_auroc/gxi": 0.837, "gt_ceiling_auroc": 0.93, "gt_auroc_of_ceiling/gxi": 0.9},
+                      artifacts={"ground_truth": "ground_truth.csv"})
+    rec["ci"]["gt_ceiling_auroc"] = [0.92, 0.94]
+    write_record(folder, rec)
+    row = attribution_table(tmp_path)[0].iloc[0]
+    assert row["ceiling AUROC sites ≥ 0.5"] == "0.930 [0.920, 0.940]" and row["fraction of ceiling"] == "0.90"

@@ -16,11 +16,15 @@ like, so its ground-truth AUROC is the reachable target for the maps of trained 
 
 from __future__ import annotations
 
+import json
+import os
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 import numpy as np
 
 DATASETS = ("synth_mpra", "synth_chip")
+CEILING = "pwm_ceiling"   # its rows in ground_truth.csv
 
 
 def chip_expected_strength(sequences: Sequence[str], motif, background: Sequence[float], params) -> np.ndarray:
@@ -66,3 +70,25 @@ def ceiling_maps(dataset: str, seqs: Sequence[str], target: int | None = None, c
     from glmprobe.attribution.glm_ism import glm_ism
 
     return glm_ism(ceiling_predictor(dataset), seqs, target=target, chunk=chunk)
+
+
+def synth_answer_key(sites: str | os.PathLike, dataset: str) -> bool:
+    """Whether ``sites`` is a ``glmprobe synth`` answer key (its ``truth.json`` beside it names the
+    generator) for a dataset this module has a predictor for: then the ceiling can be scored."""
+    truth = Path(sites).with_name("truth.json")
+    if dataset not in DATASETS or not truth.exists():
+        return False
+    try:
+        meta = json.loads(truth.read_text())
+    except (OSError, ValueError):
+        return False
+    return meta.get("generator") == "glmprobe.data.synth" and dataset in (meta.get("datasets") or {})
+
+
+def ceiling_scores(dataset: str, seqs: Sequence[str], target: str | None) -> np.ndarray:
+    """(N, L) signed ceiling map at the observed bases for the explained output (a target name or the sum)."""
+    from glmprobe.data.synth import MPRA_CELLS, ChipParams
+
+    names = list(MPRA_CELLS) if dataset == "synth_mpra" else [ChipParams().target]
+    index = None if target is None or len(names) == 1 else names.index(target)
+    return ceiling_maps(dataset, seqs, target=index).scores

@@ -1,7 +1,8 @@
 """The report's attribution section: do the models look at the planted motifs?
 
 Read from every ``glmprobe attribute`` record: ground-truth AUROC/AUPRC of |attribution| at
-planted sites (strong sites; weak, inert and chance sites beside them), the motifs modisco-lite +
+planted sites (strong sites; weak, inert and chance sites beside them; on ``glmprobe synth`` data
+the attribution ceiling and each map's fraction of it), the motifs modisco-lite +
 TOMTOM recovered (with the answer key: how many of the planted ones, and which others were named), map agreement between methods and models, and the logos of the top
 sequences. The tables are also written as ``attribution.csv`` and ``attribution_agreement.csv``.
 """
@@ -52,6 +53,11 @@ def attribution_table(results_dir: Path) -> tuple[pd.DataFrame, pd.DataFrame, li
                     row[f"AUROC {label}"] = _fmt(r["auroc"], r.get("auroc_lo"), r.get("auroc_hi"))
                     if cls == "strong":
                         row["AUPRC sites ≥ 0.5"] = _fmt(r["auprc"], r.get("auprc_lo"), r.get("auprc_hi"))
+            if "gt_ceiling_auroc" in metrics:   # what the generator's own PWM predictor's map scores here
+                lo, hi = (rec.get("ci") or {}).get("gt_ceiling_auroc", [float("nan")] * 2)
+                row["ceiling AUROC sites ≥ 0.5"] = _fmt(metrics["gt_ceiling_auroc"], lo, hi)
+                if f"gt_auroc_of_ceiling/{method}" in metrics:
+                    row["fraction of ceiling"] = f"{metrics[f'gt_auroc_of_ceiling/{method}']:.2f}"
             found = params.get(f"motifs_recovered/{method}", "")
             row["motifs recovered"] = f"{int(metrics.get(f'motifs_recovered/{method}', 0))}: {found}" if found else "0"
             if f"motifs_recovered_planted/{method}" in metrics:   # scored against the answer key
@@ -85,7 +91,9 @@ def section(results_dir: Path, outdir: Path):
             df.to_csv(tmp, index=False)
     text = ("Attribution maps scored against the planted motif sites (AUROC of |attribution| at the positions of "
             "sites with affinity ≥ 0.5, 95% bootstrap CI over sequences; weak (affinity < 0.5), inert (planted, no "
-            "effect on this output) and chance sites for reference) and "
+            "effect on this output) and chance sites for reference; on synthetic data beside the ceiling: the same "
+            "score of the ISM map of the generator's own PWM predictor, which reads only the sequence, as the best "
+            "sequence model would) and "
             "the motifs that modisco-lite + TOMTOM recovered from them (q < 0.05).")
     cmp = agreement.drop(columns=[c for c in agreement.columns if c.endswith("_ci")]) if len(agreement) else None
     return Section("Attribution", text, table, logos, cmp, "Agreement between maps (per-sequence |attribution|)")

@@ -138,6 +138,7 @@ def attribute_step(model: str | Path, dataset: str | Path, outdir: str | Path, m
                    seed: int = 0, model_seed: int | None = None, store: Path | None = None,
                    device: str = DEFAULT_DEVICE, force: bool = False, progress: bool = False) -> Path:
     """Compute, score and write one model's maps; returns the record path."""
+    from glmprobe.attribution.ceiling_maps import synth_answer_key
     from glmprobe.attribution.loader import check_dataset, check_lengths, load_trained, read_trained_record
     from glmprobe.attribution.select import select_rows
     from glmprobe.data.dataset import DatasetFile
@@ -175,7 +176,7 @@ def attribute_step(model: str | Path, dataset: str | Path, outdir: str | Path, m
                 "motifs_per_target": motifs_per_target, "max_seqlets": max_seqlets,
                 "gia": list(gia_motifs), "gia_n": gia_n, "agree_with": sorted(str(p) for p in agree_with),
                 "top_k_overlap": top_k_overlap, "logos": logos, "window": window, "n_shuffles": n_shuffles,
-                "ig_steps": ig_steps, "seed": seed}
+                "ig_steps": ig_steps, "seed": seed, "ceiling": sites is not None and synth_answer_key(sites, name)}
         check_dataset(model, rec, checksum, dataset)
         trained = load_trained(model, len(names), seed=model_seed, device=device, store=store)
         task = Task("attribute", f"attribution/{name}/{trained.name}", outdir, blob,
@@ -207,10 +208,11 @@ def attribute_step(model: str | Path, dataset: str | Path, outdir: str | Path, m
         seqs = list(ds.sequences(rows))
         chosen_ids = all_ids[rows]
     check_lengths(trained, seqs, chosen_ids)
-    effects = None
+    effects, ceiling = None, None
     if sites is not None:
         from glmprobe.attribution.evaluate import read_sites, site_effects
         effects = site_effects(read_sites(sites, name), t_name)
+        ceiling = (name, t_name) if blob["ceiling"] else None
     motif_db = None
     if motifs is not None:
         from glmprobe.attribution.motifs import read_meme
@@ -222,7 +224,7 @@ def attribute_step(model: str | Path, dataset: str | Path, outdir: str | Path, m
     with task.writing() as tmp:
         _work(task, tmp, trained, methods, seqs, chosen_ids, rows, t_index, opts, explainer, effects, motif_db,
               modisco, max_seqlets, gia_motifs, gia_n, others, top_k_overlap, logos, window, seed, progress,
-              target_names=names if t_index is None and len(names) > 1 and motifs_per_target else ())
+              ceiling=ceiling, target_names=names if t_index is None and len(names) > 1 and motifs_per_target else ())
     return task.record_path
 
 
@@ -269,7 +271,7 @@ def _flat(result: dict) -> dict:
 
 def _work(task, tmp: Path, trained, methods, seqs, ids, rows, t_index, opts, explainer, effects, motif_db, modisco,
           max_seqlets, gia_motifs, gia_n, others, top_k_overlap, logos, window, seed, progress, *,
-          target_names: Sequence[str] = ()) -> None:
+          ceiling: tuple[str, str | None] | None = None, target_names: Sequence[str] = ()) -> None:
     from glmprobe.attribution import evaluate
     from glmprobe.attribution.logos import save_logo
     from glmprobe.attribution.mapstore import MapFile, MapWriter
@@ -312,16 +314,28 @@ def _work(task, tmp: Path, trained, methods, seqs, ids, rows, t_index, opts, exp
     if effects is not None:   # ground truth
         masks = evaluate.site_classes(ids, seqs, effects)
         table = []
-        for method, s in scores.items():
+        scored = dict(scores)
+        if ceiling is not None:   # the same sequences and output, mapped through the generator's PWM predictor
+            from glmprobe.attribution.ceiling_maps import CEILING, ceiling_scores
+            scored[CEILING] = ceiling_scores(ceiling[0], seqs, ceiling[1])
+        for method, s in scored.items():
             for cls, r in evaluate.ground_truth(s, masks, seed=seed).items():
                 table.append({"method": method, "class": cls, **{k: v for k, v in r.items() if not k.endswith("_ci")},
                               "auroc_lo": r["auroc_ci"][0], "auroc_hi": r["auroc_ci"][1],
                               "auprc_lo": r["auprc_ci"][0], "auprc_hi": r["auprc_ci"][1]})
+                if ceiling is not None and method == CEILING:   # a reference, not a method of this model
+                    if cls == "strong":
+                        metrics["gt_ceiling_auroc"], metrics["gt_ceiling_auprc"] = r["auroc"], r["auprc"]
+                        task.record["ci"]["gt_ceiling_auroc"] = r["auroc_ci"]
+                    continue
                 suffix = "" if cls == "strong" else f"_{cls}"
                 metrics[f"gt_auroc{suffix}/{method}"] = r["auroc"]
                 metrics[f"gt_auprc{suffix}/{method}"] = r["auprc"]
                 if cls == "strong":
                     task.record["ci"][f"gt_auroc/{method}"] = r["auroc_ci"]
+        if "gt_ceiling_auroc" in metrics:
+            for method in scores:
+                metrics[f"gt_auroc_of_ceiling/{method}"] = metrics[f"gt_auroc/{method}"] / metrics["gt_ceiling_auroc"]
         pd.DataFrame(table).to_csv(tmp / "ground_truth.csv", index=False)
         artifacts["ground_truth"] = "ground_truth.csv"
 
