@@ -33,7 +33,7 @@ def test_mpra_ceiling_predictor_is_the_truth_json_pwm_ceiling(synth_dir):
 @pytest.mark.parametrize("dataset, table", [("synth_mpra", "mpra.tsv"), ("synth_chip", "chip.tsv")])
 def test_ceiling_maps_equal_brute_force_ism(synth_dir, dataset, table):
     _, seqs = _test_split(synth_dir, table, 2)
-    maps = ceiling_maps(dataset, seqs, chunk=300)
+    maps = ceiling_maps(dataset, seqs)
     predict = ceiling_predictor(dataset)
     for i, s in enumerate(seqs):
         delta = brute_force_ism(predict, s)
@@ -69,3 +69,24 @@ def test_the_ceiling_map_finds_the_planted_sites(synth_dir, dataset, table):
 def test_no_ceiling_predictor_for_other_datasets():
     with pytest.raises(ValueError, match="no PWM-ceiling predictor"):
         ceiling_predictor("lentimpra_k562")
+
+
+@pytest.mark.parametrize("strand", ["+", "-"])
+def test_incremental_scan_of_edits_equals_the_full_scan(strand):
+    from glmprobe.data import motifs as jaspar
+    from glmprobe.data.ceiling import edit_window_log_odds, window_log_odds
+
+    lo = jaspar.fetch_motif("MA0139.2").log_odds()
+    rng = np.random.default_rng(1)
+    ref = rng.integers(0, 4, 60)
+    rows = [ref.copy()]
+    for p in (0, 5, 18, 30, 59):          # edges and the middle, one edit each
+        for b in range(4):
+            row = ref.copy()
+            row[p] = b                      # b == ref[p]: an unedited row
+            rows.append(row)
+    two = ref.copy()
+    two[[3, 40]] = (ref[[3, 40]] + 1) % 4   # two edits: scanned in full
+    rows.append(two)
+    codes = np.stack(rows)
+    assert np.allclose(edit_window_log_odds(codes, lo, strand), window_log_odds(codes, lo, strand))

@@ -27,11 +27,13 @@ DATASETS = ("synth_mpra", "synth_chip")
 CEILING = "pwm_ceiling"   # its rows in ground_truth.csv
 
 
-def chip_expected_strength(sequences: Sequence[str], motif, background: Sequence[float], params) -> np.ndarray:
+def chip_expected_strength(sequences: Sequence[str], motif, background: Sequence[float], params, *,
+                           scan=None) -> np.ndarray:
     """Logit of the generator's label rule on the posterior-weighted CTCF match score (N,)."""
     from glmprobe.data import motifs as jaspar
     from glmprobe.data.ceiling import codes_of, window_log_odds
 
+    scan = scan or window_log_odds
     codes = codes_of(sequences)
     lo = motif.log_odds(background)
     lo_min, lo_max = jaspar.score_range(lo)
@@ -39,37 +41,46 @@ def chip_expected_strength(sequences: Sequence[str], motif, background: Sequence
     prior = (params.full_rate + params.partial_rate) / (2 * n_win)
     strength = np.zeros(len(codes))
     for strand in "+-":
-        raw = window_log_odds(codes, lo, strand)
+        raw = scan(codes, lo, strand)
         post = 1.0 / (1.0 + (1 - prior) / (prior * np.exp2(raw)))
         strength += (post * (raw - lo_min) / (lo_max - lo_min)).sum(axis=1)
     return params.intercept + params.slope * strength
 
 
-def ceiling_predictor(dataset: str) -> Callable[[Sequence[str]], np.ndarray]:
-    """sequences -> (N, T) outputs of the PWM-ceiling predictor of a ``glmprobe synth`` dataset."""
+def ceiling_predictor(dataset: str, *, edits: bool = False) -> Callable[[Sequence[str]], np.ndarray]:
+    """sequences -> (N, T) outputs of the PWM-ceiling predictor of a ``glmprobe synth`` dataset.
+
+    ``edits``: every call passes a reference and single-base edits of it (ISM, one sequence per
+    call), scanned incrementally (:func:`~glmprobe.data.ceiling.edit_window_log_odds`; same values).
+    """
     from glmprobe.data import ceiling
     from glmprobe.data import motifs as jaspar
     from glmprobe.data.synth import BASE_FREQ, MPRA_CELLS, MPRA_RULES, ChipParams, MpraParams
 
+    scan = ceiling.edit_window_log_odds if edits else ceiling.window_log_odds
     if dataset == "synth_mpra":
         motifs = jaspar.fetch_motifs(r.matrix_id for r in MPRA_RULES)
 
         def mpra(seqs: Sequence[str]) -> np.ndarray:
-            pred = ceiling.mpra_prediction(seqs, MPRA_RULES, motifs, MpraParams(), BASE_FREQ, MPRA_CELLS)
+            pred = ceiling.mpra_prediction(seqs, MPRA_RULES, motifs, MpraParams(), BASE_FREQ, MPRA_CELLS, scan=scan)
             return np.stack([pred[c] for c in MPRA_CELLS], axis=1)
         return mpra
     if dataset == "synth_chip":
         params = ChipParams()
         motif = jaspar.fetch_motif(params.motif)
-        return lambda seqs: chip_expected_strength(seqs, motif, BASE_FREQ, params)[:, None]
+        return lambda seqs: chip_expected_strength(seqs, motif, BASE_FREQ, params, scan=scan)[:, None]
     raise ValueError(f"no PWM-ceiling predictor for dataset {dataset!r} (only {', '.join(DATASETS)})")
 
 
-def ceiling_maps(dataset: str, seqs: Sequence[str], target: int | None = None, chunk: int = 8192):
-    """ISM :class:`~glmprobe.attribution.onehot_maps.Maps` of the PWM-ceiling predictor (sum over targets if None)."""
+def ceiling_maps(dataset: str, seqs: Sequence[str], target: int | None = None):
+    """ISM :class:`~glmprobe.attribution.onehot_maps.Maps` of the PWM-ceiling predictor (sum over targets if None).
+
+    One sequence per predictor call (``chunk=1``: the reference first, then its edits), so the
+    windows are rescanned only where an edit lands.
+    """
     from glmprobe.attribution.glm_ism import glm_ism
 
-    return glm_ism(ceiling_predictor(dataset), seqs, target=target, chunk=chunk)
+    return glm_ism(ceiling_predictor(dataset, edits=True), seqs, target=target, chunk=1)
 
 
 def synth_answer_key(sites: str | os.PathLike, dataset: str) -> bool:
