@@ -124,8 +124,9 @@ workflow GLMPROBE {
             def model = "${key[1]}/${dir.parent.name}/${dir.name}".toString()
             [[id: "${key[0]}/${model}", dataset: key[0], model: model], dir, store]
         }
+    // the sites travel with truth.json beside them: attribute scores the PWM-ceiling map only on synth's answer key
     ch_truth = ch_synth
-        .map { dir -> [dir.resolve('motif_sites.tsv'), dir.resolve('motifs.meme')] }
+        .map { dir -> [[dir.resolve('motif_sites.tsv'), dir.resolve('truth.json')], dir.resolve('motifs.meme')] }
         .ifEmpty([[], []])
     ch_attribute = channel.empty()
     if (attribute_methods) {

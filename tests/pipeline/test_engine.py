@@ -281,6 +281,9 @@ def test_results_match_glmprobe_run(e2e):
     assert planned.returncode == 0, planned.stderr
     wanted = {t["id"] for t in json.loads(planned.stdout) if t["step"] in ("attribute", "variants")}
     assert wanted and wanted == {k for k in nf if k.split("/")[0] in ("attribution", "variants")}
+    # synth's truth.json is staged beside motif_sites.tsv, so the attribution ceiling is scored in both runners
+    synth_maps = [k for k in nf if k.startswith("attribution/synth")]
+    assert synth_maps and all("gt_ceiling_auroc" in (nf[k].get("metrics") or {}) for k in synth_maps)
     for key in sorted(nf):
         a, b = nf[key].get("metrics") or {}, gp[key].get("metrics") or {}
         assert set(a) == set(b), key

@@ -10,7 +10,8 @@ process GLMPROBE_ATTRIBUTE {
     input:
     // model: a baselines/<dataset>/<arch>/ or probes/<dataset>/<model>/L<l>/<pooling>-<head>/ folder;
     // store: the probe's embedding store (an empty list for one-hot baselines);
-    // truth: synth's motif_sites.tsv and motifs.meme (empty lists for real data)
+    // sites: synth's motif_sites.tsv with its truth.json (staged side by side); motifs: its motifs.meme
+    // (empty lists for real data)
     tuple val(meta), path(model, stageAs: 'model'), path(dataset), path(store, stageAs: 'store'), path(sites), path(motifs), val(methods)
 
     output:
@@ -21,7 +22,7 @@ process GLMPROBE_ATTRIBUTE {
     def args = task.ext.args ?: ''
     def method_args = methods.tokenize(',').collect { m -> "--method ${m.trim()}" }.join(' ')
     def store_arg = store ? "--store ${store}" : ''
-    def truth_args = (sites ? "--sites ${sites}" : '') + (motifs ? " --motifs ${motifs}" : '')
+    def truth_args = (sites ? '--sites motif_sites.tsv' : '') + (motifs ? " --motifs ${motifs}" : '')
     """
     export GLMPROBE_PIPELINE_VERSION=${workflow.manifest.version}
     glmprobe attribute \\
