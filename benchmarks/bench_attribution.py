@@ -20,7 +20,7 @@
    answer key (:func:`~glmprobe.attribution.motifs.ideal_contributions`) of N test-split MPRA
    sequences: the most a perfect model's maps could give motif discovery (bar: >= 6 planted motifs).
 
-Usage: ``python benchmarks/bench_attribution.py [--length 230] [--n-ism 2] [--n-sal 256]``.
+Usage: ``python benchmarks/bench_attribution.py [--length 230] [--n-ism 2] [--n-sal 256] [--device cuda]``.
 The CPU load is printed beside each figure (shared machines make absolute times noisy). Each
 ratio is checked against issue 12's bar (batched gLM ISM >= 10x, forward passes <= 1.1x the
 bound, batched saliency faster than the loop, and 4x the sequences growing peak memory by at most
@@ -53,37 +53,38 @@ def random_seqs(n: int, length: int, seed: int = 0) -> list[str]:
     return ["".join(rng.choice(list("ACGT"), length)) for _ in range(n)]
 
 
-def tiny_probe(folder: Path):
+def tiny_probe(folder: Path, device: str = "cpu"):
     from glmprobe.attribution.loader import GLMChain, Trained
     from glmprobe.glm.adapter import ModelSpec, get_adapter
     from glmprobe.glm.tiny import save_tiny_model
     from glmprobe.heads.linear import LinearProbe
 
     save_tiny_model(folder, "char", hidden=32, layers=2, heads=2, max_tokens=512)
-    adapter = get_adapter(ModelSpec(id="tiny", source=str(folder), family="hf-mlm"))
+    adapter = get_adapter(ModelSpec(id="tiny", source=str(folder), family="hf-mlm"), device)
     adapter.load()
     d = adapter.hidden_size
     head = LinearProbe(np.zeros(d), np.ones(d), np.random.default_rng(0).normal(size=(1, d)), np.zeros(1)).eval()
+    head = head.to(device)
     return Trained("glm", folder, {}, "tiny", None, "", head,
                    glm=GLMChain(adapter, adapter.num_layers, "mean", 0, False, {}))
 
 
-def bench_glm_ism(length: int, n: int) -> None:
+def bench_glm_ism(length: int, n: int, device: str = "cpu") -> None:
     from glmprobe.attribution.glm_ism import GLMPredictor, brute_force_ism, glm_ism
 
     with tempfile.TemporaryDirectory() as d:
-        trained = tiny_probe(Path(d) / "tiny")
+        trained = tiny_probe(Path(d) / "tiny", device)
         seqs = random_seqs(n, length)
-        pred = GLMPredictor(trained, batch_size=256)
+        pred = GLMPredictor(trained, batch_size=256, device=device)
         t0 = time.perf_counter()
         maps = glm_ism(pred, seqs, chunk=4096)
         batched = (time.perf_counter() - t0) / n
         t0 = time.perf_counter()
-        one = GLMPredictor(trained, batch_size=1)
+        one = GLMPredictor(trained, batch_size=1, device=device)
         delta = brute_force_ism(one, seqs[0])
         single = time.perf_counter() - t0
         assert np.allclose(maps.hypothetical[0], delta - delta.mean(0, keepdims=True), atol=1e-4)
-        print(f"gLM ISM ({length} nt, tiny gLM): batched {batched:.2f} s/seq, one at a time {single:.2f} s/seq, "
+        print(f"gLM ISM ({length} nt, tiny gLM, {device}): batched {batched:.2f} s/seq, one at a time {single:.2f} s/seq, "
               f"ratio {single / batched:.1f}x ({load()})")
         bound = 3 * length + 1
         per_seq = pred.forward_passes / n
@@ -228,6 +229,7 @@ def main() -> None:
     p.add_argument("--n-ism", type=int, default=2)
     p.add_argument("--n-sal", type=int, default=256)
     p.add_argument("--n-mem", type=int, default=1024)
+    p.add_argument("--device", default="cpu", help="Where the gLM ISM benchmark runs (cpu or cuda).")
     p.add_argument("--memory-child", type=int, default=None, help=argparse.SUPPRESS)
     p.add_argument("--motif-ceiling", type=Path, default=None, metavar="SYNTH_DIR",
                    help="Only the motif-discovery ceiling, on `glmprobe synth` output in SYNTH_DIR.")
@@ -254,7 +256,7 @@ def main() -> None:
         if RESULTS["motif_ceiling"] < 6:
             sys.exit("bar missed: fewer than 6 planted motifs recovered from ideal contributions")
         return
-    runs = {"ism": lambda: bench_glm_ism(a.length, a.n_ism), "saliency": lambda: bench_saliency(a.length, a.n_sal),
+    runs = {"ism": lambda: bench_glm_ism(a.length, a.n_ism, a.device), "saliency": lambda: bench_saliency(a.length, a.n_sal),
             "memory": lambda: bench_memory(a.length, a.n_mem)}
     for name in a.only or list(runs):
         runs[name]()
