@@ -334,7 +334,7 @@ def _work(task, tmp: Path, trained, methods, seqs, ids, rows, t_index, opts, exp
                 if cls == "strong":
                     task.record["ci"][f"gt_auroc/{method}"] = r["auroc_ci"]
         if "gt_ceiling_auroc" in metrics:
-            for method in scores:
+            for method in (m for m in scores if f"gt_auroc/{m}" in metrics):
                 metrics[f"gt_auroc_of_ceiling/{method}"] = metrics[f"gt_auroc/{method}"] / metrics["gt_ceiling_auroc"]
         pd.DataFrame(table).to_csv(tmp / "ground_truth.csv", index=False)
         artifacts["ground_truth"] = "ground_truth.csv"
