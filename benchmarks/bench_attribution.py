@@ -213,7 +213,7 @@ def bench_attribution_ceiling(synth: Path, models: dict[str, Path], n: int) -> N
         ids, seqs = test["id"].tolist(), test["sequence"].tolist()
         masks = site_classes(ids, seqs, site_effects(read_sites(synth / "motif_sites.tsv", dataset), None))
         t0 = time.perf_counter()
-        ceiling = ground_truth(ceiling_maps(dataset, seqs).scores, masks)["strong"]
+        ceiling = ground_truth(ceiling_maps(dataset, seqs)[0].scores, masks)["strong"]
         lo, hi = ceiling["auroc_ci"]
         print(f"{dataset}: attribution ceiling (PWM-ceiling predictor's ISM map, {len(ids)} test sequences, sum "
               f"over targets): AUROC {ceiling['auroc']:.3f} [{lo:.3f}, {hi:.3f}] at strong sites "

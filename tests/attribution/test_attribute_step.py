@@ -44,7 +44,7 @@ def test_attribute_writes_maps_scores_logos_and_a_record(chip_baseline, prepared
         seqs = list(ds.sequences(sel["row"].to_numpy()))
     masks = site_classes(sel["id"].tolist(), seqs, site_effects(read_sites(synth_dir / "motif_sites.tsv",
                                                                            "synth_chip"), "CTCF"))
-    expect = ground_truth(ceiling_scores("synth_chip", seqs, "CTCF"), masks)["strong"]["auroc"]
+    expect = ground_truth(ceiling_scores("synth_chip", seqs, ["CTCF"])["CTCF"], masks)["strong"]["auroc"]
     assert rec["metrics"]["gt_ceiling_auroc"] == pytest.approx(expect)
     assert gt.loc[(gt["method"] == "pwm_ceiling") & (gt["class"] == "strong"), "auroc"].item() == pytest.approx(expect)
     assert "gt_auroc/pwm_ceiling" not in rec["metrics"]   # a reference, not one of the model's methods
@@ -212,9 +212,10 @@ def test_the_step_feeds_modisco_the_stored_hypothetical_maps_and_counts_planted_
 
 def test_a_sum_over_targets_also_finds_motifs_target_by_target(prepared_synth, synth_dir, tmp_path, monkeypatch,
                                                               capsys):
-    """Explaining the sum over the MPRA cells, modisco runs on the sum's maps and on each cell's own maps
-    (grad x input is linear in the output, so the cells' maps add up to the sum's); a motif named in
-    any run counts once; --no-motifs-per-target keeps the sum alone."""
+    """Explaining the sum over the MPRA cells, each cell is also mapped on its own (stored beside the sum's
+    maps; grad x input is linear in the output, so the cells' maps add up to the sum's): scored against its
+    own sites and ceiling, and run through modisco; a motif named in any run counts once;
+    --no-per-target keeps the sum alone."""
     from glmprobe.attribution import motifs
     from glmprobe.steps.baseline import baseline_step
     from glmprobe.train.tune import TuneOptions
@@ -248,7 +249,39 @@ def test_a_sum_over_targets_also_finds_motifs_target_by_target(prepared_synth, s
     assert rec["metrics"]["motifs_recovered_in/gxi:cellA"] == 1
     table = pd.read_csv(tmp_path / "each" / "motifs_gxi.csv")
     assert list(table.target) == ["sum", "cellA", "cellB", "cellC"]
+    # each cell's own map is stored and scored against that cell's own sites, beside its own ceiling
+    from glmprobe.attribution.ceiling_maps import ceiling_scores
+    from glmprobe.attribution.evaluate import ground_truth, read_sites, site_classes, site_effects
+    from glmprobe.attribution.loader import load_trained
+    from glmprobe.attribution.mapstore import MapFile
+    from glmprobe.attribution.onehot_maps import onehot_maps
+    from glmprobe.data.dataset import DatasetFile
+    from glmprobe.data.onehot import encode
+
+    sel = pd.read_csv(tmp_path / "each" / "selection.csv")
+    with DatasetFile(prepared_synth["synth_mpra"]) as ds:
+        seqs = list(ds.sequences(sel["row"].to_numpy()))
+    with MapFile(tmp_path / "each" / "maps_gxi.h5") as mf:
+        assert mf.targets == ["cellA", "cellB", "cellC"]
+        np.testing.assert_allclose(mf.scores(), sum(mf.scores(t) for t in mf.targets), atol=1e-4)
+        cell_b = mf.scores("cellB")
+    trained = load_trained(model, 3)
+    np.testing.assert_allclose(cell_b, onehot_maps(trained.module, encode(seqs, 230), "gxi", target=1).scores,
+                               atol=1e-5)
+    sites = read_sites(synth_dir / "motif_sites.tsv", "synth_mpra")
+    masks = site_classes(sel["id"].tolist(), seqs, site_effects(sites, "cellB"))
+    m = rec["metrics"]
+    assert m["gt_auroc/gxi:cellB"] == pytest.approx(ground_truth(cell_b, masks)["strong"]["auroc"])
+    ceiling_b = ground_truth(ceiling_scores("synth_mpra", seqs, ["cellB"])["cellB"], masks)["strong"]["auroc"]
+    assert m["gt_ceiling_auroc/cellB"] == pytest.approx(ceiling_b)
+    assert m["gt_auroc_of_ceiling/gxi:cellB"] == pytest.approx(m["gt_auroc/gxi:cellB"] / ceiling_b)
+    assert m["gt_auroc_of_ceiling/gxi"] == pytest.approx(m["gt_auroc/gxi"] / m["gt_ceiling_auroc"])
+    gt = pd.read_csv(tmp_path / "each" / "ground_truth.csv")
+    assert set(gt["target"]) == {"sum", "cellA", "cellB", "cellC"} and set(gt["method"]) == {"gxi", "pwm_ceiling"}
     seen.clear()
-    main([*args, "--outdir", str(tmp_path / "sum"), "--no-motifs-per-target"])
+    main([*args, "--outdir", str(tmp_path / "sum"), "--no-per-target"])
     capsys.readouterr()
     assert len(seen) == 1 and "target" not in pd.read_csv(tmp_path / "sum" / "motifs_gxi.csv").columns
+    assert set(pd.read_csv(tmp_path / "sum" / "ground_truth.csv")["target"]) == {"sum"}
+    with MapFile(tmp_path / "sum" / "maps_gxi.h5") as mf:
+        assert mf.targets == []

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from glmprobe.attribution import zeroshot
-from glmprobe.attribution.glm_ism import GLMPredictor, brute_force_ism, glm_ism
+from glmprobe.attribution.glm_ism import GLMPredictor, brute_force_ism, glm_ism, glm_ism_targets
 
 SEQS = ["ACGTTGCAAGCTAGCTAGGA", "TTGACCATGCAGTCAGTTCA", "GGGCATCAGTACGATCAGTT"]   # 20 nt: 3 6-mers + 2 leftovers
 
@@ -22,6 +22,19 @@ def test_batched_glm_ism_equals_brute_force_and_meets_the_3L_plus_1_bound(family
     for i, s in enumerate(SEQS):
         delta = brute_force_ism(GLMPredictor(trained), s, target=None)
         np.testing.assert_allclose(maps.hypothetical[i], delta - delta.mean(0, keepdims=True), rtol=1e-4, atol=1e-5)
+
+
+def test_every_output_from_one_set_of_forward_passes(tiny_char, make_probe):
+    """The sum and each target's own ISM map come from the same 3L+1 passes and equal separate runs."""
+    trained = make_probe(tiny_char, "hf-mlm", n_targets=2)
+    predict = GLMPredictor(trained, batch_size=32)
+    together = glm_ism_targets(predict, SEQS[:2], [None, 0, 1], chunk=100)
+    assert predict.forward_passes == 2 * (3 * 20 + 1)
+    for t, maps in zip([None, 0, 1], together):
+        alone = glm_ism(GLMPredictor(trained, batch_size=32), SEQS[:2], target=t, chunk=100)
+        np.testing.assert_allclose(maps.hypothetical, alone.hypothetical, rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(maps.extra["forward_passes"], 61)
+    np.testing.assert_allclose(together[0].scores, together[1].scores + together[2].scores, atol=1e-5)
 
 
 def test_predictor_reproduces_the_stored_features_masked_mean_without_specials(tiny_kmer, make_probe):

@@ -72,15 +72,16 @@ def ceiling_predictor(dataset: str, *, edits: bool = False) -> Callable[[Sequenc
     raise ValueError(f"no PWM-ceiling predictor for dataset {dataset!r} (only {', '.join(DATASETS)})")
 
 
-def ceiling_maps(dataset: str, seqs: Sequence[str], target: int | None = None):
-    """ISM :class:`~glmprobe.attribution.onehot_maps.Maps` of the PWM-ceiling predictor (sum over targets if None).
+def ceiling_maps(dataset: str, seqs: Sequence[str], targets: Sequence[int | None] = (None,)) -> list:
+    """ISM :class:`~glmprobe.attribution.onehot_maps.Maps` of the PWM-ceiling predictor, one per
+    explained output (a target index, or None for the sum over targets), all from one ISM pass.
 
     One sequence per predictor call (``chunk=1``: the reference first, then its edits), so the
     windows are rescanned only where an edit lands.
     """
-    from glmprobe.attribution.glm_ism import glm_ism
+    from glmprobe.attribution.glm_ism import glm_ism_targets
 
-    return glm_ism(ceiling_predictor(dataset, edits=True), seqs, target=target, chunk=1)
+    return glm_ism_targets(ceiling_predictor(dataset, edits=True), seqs, list(targets), chunk=1)
 
 
 def synth_answer_key(sites: str | os.PathLike, dataset: str) -> bool:
@@ -96,10 +97,16 @@ def synth_answer_key(sites: str | os.PathLike, dataset: str) -> bool:
     return meta.get("generator") == "glmprobe.data.synth" and dataset in (meta.get("datasets") or {})
 
 
-def ceiling_scores(dataset: str, seqs: Sequence[str], target: str | None) -> np.ndarray:
-    """(N, L) signed ceiling map at the observed bases for the explained output (a target name or the sum)."""
+def target_names(dataset: str) -> list[str]:
+    """The outputs of a dataset's PWM-ceiling predictor, in order."""
     from glmprobe.data.synth import MPRA_CELLS, ChipParams
 
-    names = list(MPRA_CELLS) if dataset == "synth_mpra" else [ChipParams().target]
-    index = None if target is None or len(names) == 1 else names.index(target)
-    return ceiling_maps(dataset, seqs, target=index).scores
+    return list(MPRA_CELLS) if dataset == "synth_mpra" else [ChipParams().target]
+
+
+def ceiling_scores(dataset: str, seqs: Sequence[str], targets: Sequence[str | None]) -> dict[str | None, np.ndarray]:
+    """{target: (N, L) signed ceiling map at the observed bases} for each explained output (a target
+    name, or None for the sum over targets), from one ISM pass."""
+    names = target_names(dataset)
+    index = [None if t is None or len(names) == 1 else names.index(t) for t in targets]
+    return {t: m.scores for t, m in zip(targets, ceiling_maps(dataset, seqs, index))}

@@ -79,22 +79,20 @@ def _explain(y: np.ndarray, target: int | None) -> np.ndarray:
     return y.sum(axis=1) if target is None else y[:, target]
 
 
-def glm_ism(predict: Callable[[Sequence[str]], np.ndarray], seqs: Sequence[str], *, target: int | None = None,
-            chunk: int = 2048, progress: bool = False) -> Maps:
-    """ISM maps (N, 4, L): change of the explained output per substitution, centred over the bases.
+def ism_deltas(predict: Callable[[Sequence[str]], np.ndarray], seqs: Sequence[str], *, chunk: int = 2048,
+               progress: bool = False) -> np.ndarray:
+    """(N, T, 4, L) change of every raw output per substitution (0 at the reference base and at N).
 
     ``predict`` maps sequences to raw outputs (N, T): a :class:`GLMPredictor`, or any sequence
     model (the PWM-ceiling predictor of :mod:`glmprobe.attribution.ceiling_maps`). Sequences are
-    processed in groups whose reference + edits fill about ``chunk`` rows, so memory is bounded
-    by ``chunk`` whatever N is. Forward passes are counted when ``predict`` counts them.
+    processed in groups whose reference + edits fill about ``chunk`` rows, so the working memory
+    is bounded by ``chunk`` whatever N is; every output comes from the same forward passes.
     """
     seqs = list(seqs)
-    passes0 = getattr(predict, "forward_passes", None)
     L = max(len(s) for s in seqs)
-    delta = np.zeros((len(seqs), 4, L), np.float32)
-    per_seq = 3 * L + 1
-    group = max(1, chunk // per_seq)
-    bar = tqdm(total=len(seqs), desc="gLM ISM", unit="seq", file=sys.stderr,
+    delta = None
+    group = max(1, chunk // (3 * L + 1))
+    bar = tqdm(total=len(seqs), desc="ISM", unit="seq", file=sys.stderr,
                disable=not progress or not sys.stderr.isatty())
     for a in range(0, len(seqs), group):
         rows, where = [], []   # where: (sequence row, position, base) per edit; -1 position = reference
@@ -104,21 +102,45 @@ def glm_ism(predict: Callable[[Sequence[str]], np.ndarray], seqs: Sequence[str],
             for p, b, m in mutants(seqs[i]):
                 rows.append(m)
                 where.append((i, p, b))
-        y = _explain(predict(rows), target)
+        y = np.asarray(predict(rows), dtype=np.float32)
+        if delta is None:
+            delta = np.zeros((len(seqs), y.shape[1], 4, L), np.float32)
         ref = {i: y[k] for k, (i, p, _) in enumerate(where) if p < 0}
         for k, (i, p, b) in enumerate(where):
             if p >= 0:
-                delta[i, b, p] = y[k] - ref[i]
+                delta[i, :, b, p] = y[k] - ref[i]
         bar.update(min(group, len(seqs) - a))
     bar.close()
-    X = encode(seqs, L)
+    return delta
+
+
+def ism_maps(delta: np.ndarray, seqs: Sequence[str], extra: dict | None = None) -> Maps:
+    """:class:`Maps` of one explained output from its ISM deltas (N, 4, L): centred over the bases."""
+    X = encode(list(seqs), delta.shape[-1])
     observed = X.sum(axis=1, keepdims=True) > 0
     hyp = np.where(observed, delta - delta.mean(axis=1, keepdims=True), 0.0).astype(np.float32)
+    return Maps(hyp, (hyp * X).astype(np.float32), dict(extra or {}))
+
+
+def glm_ism_targets(predict: Callable[[Sequence[str]], np.ndarray], seqs: Sequence[str],
+                    targets: Sequence[int | None], *, chunk: int = 2048, progress: bool = False) -> list[Maps]:
+    """ISM maps of several explained outputs (an output index, or None for the sum over outputs)
+    from one set of forward passes; forward passes per sequence are recorded when ``predict`` counts them."""
+    seqs = list(seqs)
+    passes0 = getattr(predict, "forward_passes", None)
+    delta = ism_deltas(predict, seqs, chunk=chunk, progress=progress)
     extra = {}
     if passes0 is not None:
         passes = (predict.forward_passes - passes0) / len(seqs)
         extra["forward_passes"] = np.full(len(seqs), passes, np.float32)
-    return Maps(hyp, (hyp * X).astype(np.float32), extra)
+    return [ism_maps(delta.sum(axis=1) if t is None else delta[:, t], seqs, extra) for t in targets]
+
+
+def glm_ism(predict: Callable[[Sequence[str]], np.ndarray], seqs: Sequence[str], *, target: int | None = None,
+            chunk: int = 2048, progress: bool = False) -> Maps:
+    """ISM maps (N, 4, L) of one explained output (a target index, or the sum over targets when None):
+    change of that output per substitution, centred over the bases (see :func:`ism_deltas`)."""
+    return glm_ism_targets(predict, seqs, [target], chunk=chunk, progress=progress)[0]
 
 
 def brute_force_ism(predict, seq: str, target: int | None = None) -> np.ndarray:

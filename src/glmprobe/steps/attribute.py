@@ -45,6 +45,7 @@ ONEHOT_METHODS = ("saliency", "gxi", "ism", "deeplift", "ig")
 GLM_METHODS = ("ism", "entropy", "grad_entropy", "masked_llr", "causal_llr")
 ALL_METHODS = tuple(dict.fromkeys(ONEHOT_METHODS + GLM_METHODS))
 HYPOTHETICAL = {"saliency", "gxi", "ism", "deeplift", "masked_llr", "causal_llr"}   # modisco can read these
+TARGET_FREE = {"entropy", "masked_llr", "causal_llr"}   # zero-shot maps of the gLM alone: the same for every output
 
 
 def _sha(path: Path | None) -> str:
@@ -129,10 +130,20 @@ def _compute(trained, method: str, seqs: list[str], target: int | None, opts: di
     return Maps(hyp, (hyp * X).astype(np.float32))
 
 
+def _compute_outputs(trained, method: str, seqs: list[str], outputs: Sequence[int | None], opts: dict,
+                     explainer: _Explainer) -> list:
+    """Maps of one batch for several explained outputs (a target index, or None for the sum); gLM ISM
+    gets them all from one set of forward passes."""
+    if trained.kind == "glm" and method == "ism":
+        from glmprobe.attribution.glm_ism import glm_ism_targets
+        return glm_ism_targets(explainer.glm, seqs, list(outputs), chunk=opts["chunk"])
+    return [_compute(trained, method, seqs, t, opts, explainer) for t in outputs]
+
+
 def attribute_step(model: str | Path, dataset: str | Path, outdir: str | Path, methods: Sequence[str], *,
                    target: str | None = None, select: str = "top", k: int = 500, split: str = "test",
                    ids_file: Path | None = None, sites: Path | None = None, motifs: Path | None = None,
-                   modisco: bool = True, motifs_per_target: bool = True, max_seqlets: int = 2000, gia_motifs: Sequence[str] = (), gia_n: int = 300,
+                   modisco: bool = True, per_target: bool = True, max_seqlets: int = 2000, gia_motifs: Sequence[str] = (), gia_n: int = 300,
                    agree_with: Sequence[Path] = (), top_k_overlap: int = 20, logos: int = 3, window: int = 40,
                    n_shuffles: int = 20, ig_steps: int = 50, batch_size: int = 64, chunk: int = 2048,
                    seed: int = 0, model_seed: int | None = None, store: Path | None = None,
@@ -173,7 +184,7 @@ def attribute_step(model: str | Path, dataset: str | Path, outdir: str | Path, m
         blob = {"model": rec.get("cache_key"), "model_seed": model_seed, "dataset": checksum, "methods": methods,
                 "target": target, "select": select, "k": k, "split": split, "ids": id_list,
                 "sites": _sha(sites), "motifs": _sha(motifs), "modisco": modisco,
-                "motifs_per_target": motifs_per_target, "max_seqlets": max_seqlets,
+                "per_target": per_target, "max_seqlets": max_seqlets,
                 "gia": list(gia_motifs), "gia_n": gia_n, "agree_with": sorted(str(p) for p in agree_with),
                 "top_k_overlap": top_k_overlap, "logos": logos, "window": window, "n_shuffles": n_shuffles,
                 "ig_steps": ig_steps, "seed": seed, "ceiling": sites is not None and synth_answer_key(sites, name)}
@@ -208,11 +219,10 @@ def attribute_step(model: str | Path, dataset: str | Path, outdir: str | Path, m
         seqs = list(ds.sequences(rows))
         chosen_ids = all_ids[rows]
     check_lengths(trained, seqs, chosen_ids)
-    effects, ceiling = None, None
+    site_table = None
     if sites is not None:
-        from glmprobe.attribution.evaluate import read_sites, site_effects
-        effects = site_effects(read_sites(sites, name), t_name)
-        ceiling = (name, t_name) if blob["ceiling"] else None
+        from glmprobe.attribution.evaluate import read_sites
+        site_table = read_sites(sites, name)
     motif_db = None
     if motifs is not None:
         from glmprobe.attribution.motifs import read_meme
@@ -222,17 +232,40 @@ def attribute_step(model: str | Path, dataset: str | Path, outdir: str | Path, m
     opts = {"seed": seed, "n_shuffles": n_shuffles, "ig_steps": ig_steps, "batch_size": batch_size,
             "device": device, "chunk": chunk}
     with task.writing() as tmp:
-        _work(task, tmp, trained, methods, seqs, chosen_ids, rows, t_index, opts, explainer, effects, motif_db,
+        _work(task, tmp, trained, methods, seqs, chosen_ids, rows, t_index, opts, explainer, site_table, motif_db,
               modisco, max_seqlets, gia_motifs, gia_n, others, top_k_overlap, logos, window, seed, progress,
-              ceiling=ceiling, target_names=names if t_index is None and len(names) > 1 and motifs_per_target else ())
+              explained=t_name, ceiling=name if blob["ceiling"] else None,
+              target_names=names if t_index is None and len(names) > 1 and per_target else ())
     return task.record_path
 
 
-def _hypothetical(trained, method: str, seqs: list[str], target: int, opts: dict, explainer: _Explainer) -> np.ndarray:
-    """(N, 4, L) hypothetical maps of one target, batch by batch (for per-target motif discovery)."""
-    step = max(1, opts["batch_size"] if trained.kind == "onehot" else 16)
-    return np.concatenate([_compute(trained, method, seqs[a:a + step], target, opts, explainer).hypothetical
-                           for a in range(0, len(seqs), step)])
+def _target_scores(path: Path, target: str) -> np.ndarray:
+    from glmprobe.attribution.mapstore import MapFile
+
+    with MapFile(path) as mf:
+        return mf.scores(target)
+
+
+def _gt_metrics(record: dict, method: str, cls: str, r: dict, target: str | None) -> None:
+    """Headline metrics of one ground-truth row: ``gt_auroc[_<class>]/<method>[:<target>]``; the
+    attribution ceiling's strong-site AUROC as ``gt_ceiling_auroc[/<target>]`` (a reference, not a
+    method of this model) and each method's fraction of it."""
+    from glmprobe.attribution.ceiling_maps import CEILING
+
+    metrics, ci = record["metrics"], record["ci"]
+    at = "" if target is None else f":{target}"
+    if method == CEILING:
+        if cls == "strong":
+            key = "gt_ceiling_auroc" + ("" if target is None else f"/{target}")
+            metrics[key], ci[key] = r["auroc"], r["auroc_ci"]
+            if target is None:
+                metrics["gt_ceiling_auprc"] = r["auprc"]
+        return
+    suffix = "" if cls == "strong" else f"_{cls}"
+    metrics[f"gt_auroc{suffix}/{method}{at}"] = r["auroc"]
+    metrics[f"gt_auprc{suffix}/{method}{at}"] = r["auprc"]
+    if cls == "strong":
+        ci[f"gt_auroc/{method}{at}"] = r["auroc_ci"]
 
 
 def _read_other(folder: Path, ids: np.ndarray) -> tuple[str, dict[str, np.ndarray]]:
@@ -269,9 +302,11 @@ def _flat(result: dict) -> dict:
     return out
 
 
-def _work(task, tmp: Path, trained, methods, seqs, ids, rows, t_index, opts, explainer, effects, motif_db, modisco,
+def _work(task, tmp: Path, trained, methods, seqs, ids, rows, t_index, opts, explainer, sites, motif_db, modisco,
           max_seqlets, gia_motifs, gia_n, others, top_k_overlap, logos, window, seed, progress, *,
-          ceiling: tuple[str, str | None] | None = None, target_names: Sequence[str] = ()) -> None:
+          explained: str | None = None, ceiling: str | None = None, target_names: Sequence[str] = ()) -> None:
+    """``explained``: the explained target's name (None: the sum over targets); ``ceiling``: the synth
+    dataset whose PWM predictor maps the same outputs; ``target_names``: targets also mapped one by one."""
     from glmprobe.attribution import evaluate
     from glmprobe.attribution.logos import save_logo
     from glmprobe.attribution.mapstore import MapFile, MapWriter
@@ -288,12 +323,15 @@ def _work(task, tmp: Path, trained, methods, seqs, ids, rows, t_index, opts, exp
     scores: dict[str, np.ndarray] = {}
     for method in methods:
         path = tmp / f"maps_{method}.h5"
+        own = [] if method in TARGET_FREE else list(target_names)   # targets mapped on their own too
+        outputs = [t_index, *range(len(own))]
         bar = tqdm(total=len(seqs), desc=f"{method}", unit="seq", file=sys.stderr,
                    disable=not progress or not sys.stderr.isatty())
-        with MapWriter(path, L, method=method, model=trained.name) as w:
+        with MapWriter(path, L, method=method, model=trained.name, targets=own) as w:
             for a in range(0, len(seqs), step):
-                maps = _compute(trained, method, seqs[a:a + step], t_index, opts, explainer)
-                w.append(ids[a:a + step], maps.hypothetical, maps.projected, maps.extra)
+                maps, *each = _compute_outputs(trained, method, seqs[a:a + step], outputs, opts, explainer)
+                w.append(ids[a:a + step], maps.hypothetical, maps.projected, maps.extra,
+                         per_target=[(m.hypothetical, m.projected) for m in each])
                 bar.update(len(seqs[a:a + step]))
         bar.close()
         artifacts[f"maps_{method}"] = path.name
@@ -311,31 +349,32 @@ def _work(task, tmp: Path, trained, methods, seqs, ids, rows, t_index, opts, exp
         metrics["forward_passes_per_seq"] = metrics.get("forward_passes_mean/ism")
         metrics["forward_pass_bound"] = float(np.mean([3 * sum(c in "ACGT" for c in s) + 1 for s in seqs]))
 
-    if effects is not None:   # ground truth
-        masks = evaluate.site_classes(ids, seqs, effects)
+    effects = None if sites is None else evaluate.site_effects(sites, explained)
+    if effects is not None:   # ground truth: the explained output, then each target's own map against its own sites
         table = []
-        scored = dict(scores)
-        if ceiling is not None:   # the same sequences and output, mapped through the generator's PWM predictor
+        outputs = [(explained, effects)] + [(t, evaluate.site_effects(sites, t)) for t in target_names]
+        ceilings = {}
+        if ceiling is not None:   # the same sequences and outputs, mapped through the generator's PWM predictor
             from glmprobe.attribution.ceiling_maps import CEILING, ceiling_scores
-            scored[CEILING] = ceiling_scores(ceiling[0], seqs, ceiling[1])
-        for method, s in scored.items():
-            for cls, r in evaluate.ground_truth(s, masks, seed=seed).items():
-                table.append({"method": method, "class": cls, **{k: v for k, v in r.items() if not k.endswith("_ci")},
-                              "auroc_lo": r["auroc_ci"][0], "auroc_hi": r["auroc_ci"][1],
-                              "auprc_lo": r["auprc_ci"][0], "auprc_hi": r["auprc_ci"][1]})
-                if ceiling is not None and method == CEILING:   # a reference, not a method of this model
-                    if cls == "strong":
-                        metrics["gt_ceiling_auroc"], metrics["gt_ceiling_auprc"] = r["auroc"], r["auprc"]
-                        task.record["ci"]["gt_ceiling_auroc"] = r["auroc_ci"]
-                    continue
-                suffix = "" if cls == "strong" else f"_{cls}"
-                metrics[f"gt_auroc{suffix}/{method}"] = r["auroc"]
-                metrics[f"gt_auprc{suffix}/{method}"] = r["auprc"]
-                if cls == "strong":
-                    task.record["ci"][f"gt_auroc/{method}"] = r["auroc_ci"]
-        if "gt_ceiling_auroc" in metrics:
-            for method in (m for m in scores if f"gt_auroc/{m}" in metrics):
-                metrics[f"gt_auroc_of_ceiling/{method}"] = metrics[f"gt_auroc/{method}"] / metrics["gt_ceiling_auroc"]
+            ceilings = ceiling_scores(ceiling, seqs, [t for t, _ in outputs])
+        for t, eff in outputs:
+            masks = evaluate.site_classes(ids, seqs, eff)
+            scored = dict(scores) if t == explained else {
+                m: _target_scores(tmp / f"maps_{m}.h5", t) for m in scores if m not in TARGET_FREE}
+            if t in ceilings:
+                scored[CEILING] = ceilings[t]
+            for method, s in scored.items():
+                for cls, r in evaluate.ground_truth(s, masks, seed=seed).items():
+                    table.append({"target": t or "sum", "method": method, "class": cls,
+                                  **{k: v for k, v in r.items() if not k.endswith("_ci")},
+                                  "auroc_lo": r["auroc_ci"][0], "auroc_hi": r["auroc_ci"][1],
+                                  "auprc_lo": r["auprc_ci"][0], "auprc_hi": r["auprc_ci"][1]})
+                    _gt_metrics(task.record, method, cls, r, None if t == explained else t)
+        for key in [k for k in metrics if k.startswith("gt_auroc/")]:   # each map's fraction of its ceiling
+            name = key.split("/", 1)[1]
+            ref = metrics.get("gt_ceiling_auroc" + (f"/{name.split(':', 1)[1]}" if ":" in name else ""))
+            if ref:
+                metrics[f"gt_auroc_of_ceiling/{name}"] = metrics[key] / ref
         pd.DataFrame(table).to_csv(tmp / "ground_truth.csv", index=False)
         artifacts["ground_truth"] = "ground_truth.csv"
 
@@ -358,14 +397,14 @@ def _work(task, tmp: Path, trained, methods, seqs, ids, rows, t_index, opts, exp
         planted = None if effects is None else set(
             effects.loc[effects["id"].isin(set(ids)) & (effects["effect"] != 0), "motif_id"])
         for method in [m for m in methods if m in HYPOTHETICAL]:
-            with MapFile(tmp / f"maps_{method}.h5") as mf:
-                hyp = mf.array("hypothetical")
             # the explained sum, then (for a sum over several targets) each target's own maps: a motif that
             # acts in one cell type is diluted in the sum, so modisco finds more of them target by target
-            runs = [("sum" if target_names else None, hyp)]
-            runs += [(t, _hypothetical(trained, method, seqs, j, opts, explainer)) for j, t in enumerate(target_names)]
+            with MapFile(tmp / f"maps_{method}.h5") as mf:
+                runs = [("sum" if mf.targets else None, None), *((t, t) for t in mf.targets)]
             tables, found = [], set()
-            for target, h in runs:
+            for target, stored in runs:
+                with MapFile(tmp / f"maps_{method}.h5") as mf:
+                    h = mf.array("hypothetical", target=stored)
                 patterns = run_modisco(X, h, max_seqlets=max_seqlets)
                 table = name_patterns(patterns, motif_db)
                 tag = f"_{target}" if target else ""
@@ -429,9 +468,11 @@ def _work(task, tmp: Path, trained, methods, seqs, ids, rows, t_index, opts, exp
               help="MEME motif file (synth's motifs.meme or a JASPAR export): name modisco patterns with TOMTOM.")
 @click.option("--modisco/--no-modisco", default=True, show_default=True,
               help="Run modisco-lite (when --motifs is given) on every map with hypothetical scores.")
-@click.option("--motifs-per-target/--no-motifs-per-target", default=True, show_default=True,
-              help="When the sum over several targets is explained, also run modisco on each target's own "
-                   "maps and report every motif named in any of them (a cell-type motif is diluted in the sum).")
+@click.option("--per-target/--no-per-target", "per_target", default=True, show_default=True,
+              help="When the sum over several targets is explained, also map each target on its own (stored in "
+                   "the same maps_<method>.h5): scored against that target's own sites (with --sites) and run "
+                   "through modisco, every motif named in any run counted (a cell-type motif is diluted in the "
+                   "sum).")
 @click.option("--max-seqlets", type=click.IntRange(100), default=2000, show_default=True,
               help="modisco-lite seqlets per metacluster.")
 @click.option("--gia-motif", "gia_motifs", multiple=True, help="Consensus to implant for GIA (repeatable).")
