@@ -13,8 +13,13 @@
 6. ``--attribution-ceiling SYNTH_DIR`` (alone): the ground-truth AUROC at strong planted sites of
    the PWM-ceiling predictor's ISM map (:mod:`glmprobe.attribution.ceiling_maps`) on the test split
    of each synthetic dataset: what the best sequence model's map could reach; with ``--model
-   DATASET=FOLDER`` (repeatable) also that trained one-hot model's grad x input map on the same
-   sequences, and its fraction of the ceiling (bar: >= 0.90 AUROC, issue 12).
+   DATASET=FOLDER`` (repeatable) also that trained one-hot model's grad x input and DeepLIFT/SHAP maps
+   on the same sequences, and their fraction of the ceiling (bar: >= 0.90 AUROC on the sum over
+   targets, issue 12); for several targets also each target's own map against its own sites.
+
+7. Ground-truth scoring: the bootstrap CI of AUROC/AUPRC at planted sites, presorted weighted ranks
+   (:class:`~glmprobe.attribution.evaluate._Ranked`) vs sklearn on every resampled replicate, on 600
+   sequences of ``--length``; the scores checked equal.
 
 5. ``--motif-ceiling SYNTH_DIR`` (alone): modisco-lite + TOMTOM on ideal contributions read off the
    answer key (:func:`~glmprobe.attribution.motifs.ideal_contributions`) of N test-split MPRA
@@ -40,7 +45,7 @@ from pathlib import Path
 import numpy as np
 
 BARS = {"glm_ism_speedup": (">=", 10.0), "passes_vs_bound": ("<=", 1.1), "saliency_speedup": (">=", 1.0),
-        "memory_growth_vs_held": ("<=", 0.25)}
+        "memory_growth_vs_held": ("<=", 0.25), "ground_truth_speedup": (">=", 1.0)}
 RESULTS: dict[str, float] = {}
 
 
@@ -132,6 +137,35 @@ def bench_saliency(length: int, n: int) -> None:
           f"autograd loop {n / loop:.0f} seq/s, ratio {loop / batched:.1f}x ({load()})")
 
 
+def bench_ground_truth(n: int, length: int, n_boot: int) -> None:
+    """Bootstrap of the ground-truth scores: presorted weighted ranks vs sklearn on every replicate."""
+    from sklearn.metrics import average_precision_score, roc_auc_score
+
+    from glmprobe.attribution.evaluate import _Ranked
+
+    rng = np.random.default_rng(0)
+    pos = rng.random((n, length)) < 0.1          # about a tenth of the bases in sites, like synth's MPRA
+    neg = ~pos
+    a = np.abs(rng.normal(size=(n, length)) + pos)
+    picks = [rng.choice(np.arange(n), size=n, replace=True) for _ in range(n_boot)]
+    t0 = time.perf_counter()
+    ranked = _Ranked(a, pos, neg)
+    fast = [ranked.score(np.bincount(p, minlength=n)) for p in picks]
+    t_fast = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    plain = []
+    for p in picks:   # the plain reference: the resampled positions pooled, sklearn on each replicate
+        y = np.r_[np.ones(pos[p].sum()), np.zeros(neg[p].sum())]
+        s = np.r_[a[p][pos[p]], a[p][neg[p]]]
+        plain.append((roc_auc_score(y, s), average_precision_score(y, s)))
+    t_plain = time.perf_counter() - t0
+    assert np.allclose(fast, plain, atol=1e-9)
+    RESULTS["ground_truth_speedup"] = t_plain / t_fast
+    print(f"ground-truth bootstrap ({n} x {length} positions, {n_boot} replicates, AUROC + AUPRC): presorted "
+          f"{t_fast / n_boot * 1e3:.1f} ms/replicate, sklearn {t_plain / n_boot * 1e3:.1f} ms/replicate, ratio "
+          f"{t_plain / t_fast:.1f}x ({load()})")
+
+
 def _rss_kib() -> int:
     with open("/proc/self/statm") as f:
         return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") // 1024
@@ -211,21 +245,31 @@ def bench_attribution_ceiling(synth: Path, models: dict[str, Path], n: int) -> N
         frame = pd.read_csv(synth / table, sep="\t")
         test = frame[frame["split"] == "test"].head(n)
         ids, seqs = test["id"].tolist(), test["sequence"].tolist()
-        masks = site_classes(ids, seqs, site_effects(read_sites(synth / "motif_sites.tsv", dataset), None))
+        names = list(test.columns[3:])
+        # the sum over targets, then (several targets) each target's own map against its own sites
+        outputs = [None] + (names if len(names) > 1 else [])
+        sites = read_sites(synth / "motif_sites.tsv", dataset)
+        masks = [site_classes(ids, seqs, site_effects(sites, t)) for t in outputs]
         t0 = time.perf_counter()
-        ceiling = ground_truth(ceiling_maps(dataset, seqs)[0].scores, masks)["strong"]
-        lo, hi = ceiling["auroc_ci"]
-        print(f"{dataset}: attribution ceiling (PWM-ceiling predictor's ISM map, {len(ids)} test sequences, sum "
-              f"over targets): AUROC {ceiling['auroc']:.3f} [{lo:.3f}, {hi:.3f}] at strong sites "
-              f"({time.perf_counter() - t0:.0f} s, {load()})")
-        RESULTS[f"ceiling_auroc/{dataset}"] = ceiling["auroc"]
-        if dataset in models:
-            trained = load_trained(models[dataset], test.shape[1] - 3)
-            gxi = ground_truth(onehot_maps(trained.module, encode(seqs), "gxi").scores, masks)["strong"]
-            lo, hi = gxi["auroc_ci"]
-            print(f"{dataset}: {trained.name} grad x input AUROC {gxi['auroc']:.3f} [{lo:.3f}, {hi:.3f}] = "
-                  f"{gxi['auroc'] / ceiling['auroc']:.3f} of the ceiling")
-            RESULTS[f"model_auroc/{dataset}"] = gxi["auroc"]
+        index = [None] + list(range(len(outputs) - 1))
+        ceilings = [ground_truth(m.scores, k)["strong"] for m, k in zip(ceiling_maps(dataset, seqs, index), masks)]
+        took = time.perf_counter() - t0
+        trained = load_trained(models[dataset], len(names)) if dataset in models else None
+        for t, j, mask, ceiling in zip(outputs, index, masks, ceilings):
+            what = "sum over targets" if t is None else f"{t}'s own map and sites"
+            lo, hi = ceiling["auroc_ci"]
+            print(f"{dataset} ({what}): attribution ceiling (PWM-ceiling predictor's ISM map, {len(ids)} test "
+                  f"sequences): AUROC {ceiling['auroc']:.3f} [{lo:.3f}, {hi:.3f}] at strong sites ({took:.0f} s for "
+                  f"all outputs, {load()})")
+            key = dataset if t is None else f"{dataset}:{t}"
+            RESULTS[f"ceiling_auroc/{key}"] = ceiling["auroc"]
+            for method in (("gxi", "deeplift") if trained is not None else ()):
+                t0 = time.perf_counter()
+                r = ground_truth(onehot_maps(trained.module, encode(seqs), method, target=j).scores, mask)["strong"]
+                lo, hi = r["auroc_ci"]
+                print(f"{dataset} ({what}): {trained.name} {method} AUROC {r['auroc']:.3f} [{lo:.3f}, {hi:.3f}] = "
+                      f"{r['auroc'] / ceiling['auroc']:.3f} of the ceiling ({time.perf_counter() - t0:.0f} s)")
+                RESULTS[f"model_auroc/{method}/{key}"] = r["auroc"]
 
 
 def main() -> None:
@@ -243,8 +287,8 @@ def main() -> None:
                    help="Only the ground-truth AUROC ceiling of maps, on `glmprobe synth` output in SYNTH_DIR.")
     p.add_argument("--model", action="append", default=[], metavar="DATASET=FOLDER",
                    help="With --attribution-ceiling: a trained one-hot baseline folder to score beside it.")
-    p.add_argument("--only", action="append", choices=("ism", "saliency", "memory"),
-                   help="Run only this benchmark (repeatable); default: all three.")
+    p.add_argument("--only", action="append", choices=("ism", "saliency", "memory", "gt"),
+                   help="Run only this benchmark (repeatable); default: all four.")
     a = p.parse_args()
     if a.memory_child is not None:
         memory_child(a.memory_child, a.length)
@@ -252,7 +296,8 @@ def main() -> None:
     if a.attribution_ceiling is not None:
         models = dict(m.split("=", 1) for m in a.model)
         bench_attribution_ceiling(a.attribution_ceiling, {k: Path(v) for k, v in models.items()}, a.n_motif)
-        missed = [k for k, v in RESULTS.items() if k.startswith("model_auroc") and v < 0.90]
+        # issue 12's bar is on the maps of the explained sum; each target's own map is printed beside it
+        missed = [k for k, v in RESULTS.items() if k.startswith("model_auroc") and ":" not in k and v < 0.90]
         if missed:
             sys.exit(f"bar missed (AUROC >= 0.90): {', '.join(missed)}")
         return
@@ -262,7 +307,7 @@ def main() -> None:
             sys.exit("bar missed: fewer than 6 planted motifs recovered from ideal contributions")
         return
     runs = {"ism": lambda: bench_glm_ism(a.length, a.n_ism, a.device), "saliency": lambda: bench_saliency(a.length, a.n_sal),
-            "memory": lambda: bench_memory(a.length, a.n_mem)}
+            "memory": lambda: bench_memory(a.length, a.n_mem), "gt": lambda: bench_ground_truth(600, a.length, 50)}
     for name in a.only or list(runs):
         runs[name]()
     missed = []
