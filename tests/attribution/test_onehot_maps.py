@@ -105,3 +105,20 @@ def test_deeplift_applies_the_rescale_rule_to_glmprobes_exp_activation():
                            batch_size=8, device="cpu", warning_threshold=1e9).numpy()
     # without the rule the attributions do not sum to the change in output
     assert not np.allclose(plain, maps.projected, atol=1e-3)
+
+
+def test_deeplift_through_the_default_dilres_ensemble_sums_to_the_output_change():
+    """dilres as `glmprobe baseline` builds it (an ensemble of reverse-complement-averaged, shift-wrapped
+    nets with exp scanners and a global max): every module has a DeepLIFT rule, so the attributions add
+    up to f(x) - f(reference) (its global max was once an AdaptiveMaxPool1d, treated as linear: deltas ~0.3)."""
+    from glmprobe.heads.baseline import load_arch
+    from glmprobe.train.ensemble import shell
+
+    arch = load_arch("dilres")
+    hp = {**arch.study_for("regression"), "members": 2}
+    torch.manual_seed(0)
+    model = shell(lambda h: arch.build(64, 3, h), hp).eval()
+    Xd = np.eye(4, dtype=np.float32)[np.random.default_rng(2).integers(0, 4, (4, 64))].transpose(0, 2, 1).copy()
+    for target in (None, 1):
+        maps = onehot_maps(model, Xd, "deeplift", target=target, n_shuffles=3, seed=1)
+        assert np.all(maps.extra["convergence_delta"] < 1e-3) and np.all(maps.extra["tangermeme_warnings"] == 0)

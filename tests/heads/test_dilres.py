@@ -62,7 +62,7 @@ def test_dilres_scans_with_an_exponential_first_layer_and_defaults_to_a_cosine_s
     assert isinstance(net.scan[0], torch.nn.Conv1d) and net.scan[0].kernel_size == (dilres.KERNEL,)
     assert isinstance(net.scan[-1], Exp)
     s = dilres.study("regression")
-    assert s["schedule"] == "cosine" and s["weight_decay"] == 1e-2 and s["lr"] == 3e-3 and not s["rc"]
+    assert s["schedule"] == "cosine" and s["weight_decay"] == 1e-2 and s["lr"] == 3e-3 and s["rc"]
     assert s["members"] == dilres.MEMBERS > 1 and s["shift"] == dilres.SHIFT > 0
     assert dilres.study("binary")["rc"] and dilres.study("binary")["weight_decay"] == 1e-2
     assert net(torch.zeros(2, 4, 230)).shape == (2, 3)
