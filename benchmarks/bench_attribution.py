@@ -256,7 +256,7 @@ def bench_attribution_ceiling(synth: Path, models: dict[str, Path], n: int) -> N
         took = time.perf_counter() - t0
         trained = load_trained(models[dataset], len(names)) if dataset in models else None
         for t, j, mask, ceiling in zip(outputs, index, masks, ceilings):
-            what = "sum over targets" if t is None else f"{t}'s own map and sites"
+            what = ("sum over targets" if len(names) > 1 else names[0]) if t is None else f"{t}'s own map and sites"
             lo, hi = ceiling["auroc_ci"]
             print(f"{dataset} ({what}): attribution ceiling (PWM-ceiling predictor's ISM map, {len(ids)} test "
                   f"sequences): AUROC {ceiling['auroc']:.3f} [{lo:.3f}, {hi:.3f}] at strong sites ({took:.0f} s for "

@@ -30,6 +30,7 @@ import pandas as pd
 from scipy import stats
 
 from glmprobe.errors import UserError
+from glmprobe.train.metrics import rowwise
 
 CLASSES = ("strong", "weak", "no_effect", "chance")
 AFFINITY = 0.5
@@ -151,16 +152,6 @@ class _Ranked:
         return auroc, float((tied_pos[::-1] * precision).sum() / n_pos)
 
 
-def _per_sequence_auroc(a: np.ndarray, pos: np.ndarray, neg: np.ndarray) -> np.ndarray:
-    """AUROC of each row's positives against its negatives (NaN without negatives), by midranks
-    within the row (Mann-Whitney U; equals sklearn's roc_auc_score row by row)."""
-    ranks = stats.rankdata(np.where(pos | neg, a, np.nan), axis=1, nan_policy="omit")
-    n_pos, n_neg = pos.sum(axis=1), neg.sum(axis=1)
-    u = np.where(pos, ranks, 0.0).sum(axis=1) - n_pos * (n_pos + 1) / 2
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where((n_pos > 0) & (n_neg > 0), u / (n_pos * n_neg), np.nan)
-
-
 def ground_truth(scores: np.ndarray, masks: dict[str, np.ndarray], *, n_boot: int = N_BOOT,
                  seed: int = 0) -> dict[str, dict]:
     """{class: {auroc, auprc, auroc_ci, auprc_ci, auroc_per_seq, n_pos, n_seq}} for |scores| (N, L)."""
@@ -181,7 +172,7 @@ def ground_truth(scores: np.ndarray, masks: dict[str, np.ndarray], *, n_boot: in
         auroc, auprc = ranked.score(np.ones(len(a)))
         boots = np.asarray([ranked.score(np.bincount(rng.choice(rows, size=rows.size, replace=True),
                                                      minlength=rows.size)) for _ in range(n_boot)])
-        per_seq = _per_sequence_auroc(a[has], pos[has], neg[has])
+        per_seq = rowwise("auroc", "binary", pos[has], a[has], pos[has] | neg[has])   # NaN without negatives
         lo, hi = np.nanpercentile(boots, [2.5, 97.5], axis=0)
         out[cls] = {"auroc": auroc, "auprc": auprc, "auroc_ci": [float(lo[0]), float(hi[0])],
                     "auprc_ci": [float(lo[1]), float(hi[1])],

@@ -131,6 +131,13 @@ def _kernel(metric: str, task: str, y: np.ndarray, s: np.ndarray, m: np.ndarray,
 
 # ---------------------------------------------------------------- public API
 
+def rowwise(metric: str, task: str, y: np.ndarray, s: np.ndarray, observed: np.ndarray,
+            threshold: float = 0.0) -> np.ndarray:
+    """``metric`` of each row of (B, n) arrays, over the ``observed`` entries (NaN where a row cannot be
+    scored): the kernel behind every score and bootstrap here, for callers with rows of their own."""
+    return _kernel(metric, task, np.asarray(y, float), np.asarray(s, float), np.asarray(observed, bool), threshold)
+
+
 def _as_2d(y_true, y_score) -> tuple[np.ndarray, np.ndarray]:
     y = np.asarray(y_true, dtype=float)
     s = np.asarray(y_score, dtype=float)
