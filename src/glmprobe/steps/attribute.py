@@ -4,9 +4,10 @@ One task = one trained model (a one-hot baseline or a gLM probe) x one dataset; 
 ``attribution/<dataset>/<model>/``:
 
 * ``maps_<method>.h5``: the maps, streamed to disk a batch at a time (:mod:`~glmprobe.attribution.mapstore`);
+  when the sum over several targets is explained, each target's own maps beside them (``--per-target``);
 * ``selection.csv``: which sequences were explained (id, row, explained prediction);
-* ``ground_truth.csv``: AUROC/AUPRC of |attribution| per method and site class, with CIs
-  (when ``--sites`` is given, e.g. synth's ``motif_sites.tsv``);
+* ``ground_truth.csv``: AUROC/AUPRC of |attribution| per target, method and site class, with CIs
+  (when ``--sites`` is given, e.g. synth's ``motif_sites.tsv``; each target's own map against its own sites);
 * ``agreement.csv``: per-sequence Pearson/Spearman and top-k overlap between every pair of
   methods and against the maps of other attribution folders (``--agree-with``);
 * ``motifs_<method>.csv`` + ``logos/``: modisco-lite patterns named by TOMTOM against
@@ -249,7 +250,7 @@ def _target_scores(path: Path, target: str) -> np.ndarray:
 def _gt_metrics(record: dict, method: str, cls: str, r: dict, target: str | None) -> None:
     """Headline metrics of one ground-truth row: ``gt_auroc[_<class>]/<method>[:<target>]``; the
     attribution ceiling's strong-site AUROC as ``gt_ceiling_auroc[/<target>]`` (a reference, not a
-    method of this model) and each method's fraction of it."""
+    method of this model)."""
     from glmprobe.attribution.ceiling_maps import CEILING
 
     metrics, ci = record["metrics"], record["ci"]
