@@ -13,7 +13,7 @@ Ground truth comes from ``glmprobe synth``'s ``motif_sites.tsv``. For the explai
 * ``background``: everything else, the negatives of every comparison.
 
 AUROC and AUPRC of |attribution| are computed for each class against the background, pooled
-over all the sequences (sklearn), with a 95 % percentile CI from resampling those same
+over all the sequences (equal to sklearn's roc_auc_score and average_precision_score), with a 95 % percentile CI from resampling those same
 sequences (a replicate without positives is left out); the mean per-sequence AUROC, over the
 sequences that hold a site of the class, is reported beside it. Agreement between two maps is the per-sequence Pearson and
 Spearman r of |attribution| (as the study reported) and the overlap of their top-k positions.
