@@ -76,8 +76,9 @@ def test_own_archs_search_the_shared_space_and_study_is_inside_it():
     study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
     keys = {name: set(mod.space(study.ask())) for name, mod in OWN.items()}
     searched = {"lr", "weight_decay", "batch_size", "schedule", "dropout", "width", "rc"}
-    # dilres also fixes its ensemble size and shift jitter in every trial (not searched)
-    assert all(k == searched | ({"members", "shift"} if name == "dilres" else set()) for name, k in keys.items())
+    # dilres also fixes its ensemble size and augmentation in every trial (not searched)
+    assert all(k == searched | ({"members", "shift", "mutate"} if name == "dilres" else set())
+               for name, k in keys.items())
     from glmprobe.train import tune
     for mod in OWN.values():
         s = mod.STUDY

@@ -1,11 +1,12 @@
-"""Shift jitter: rows move by their own offset with zero fill, in training only."""
+"""Shift jitter and random substitutions: in training only; rows move by their own offset with zero
+fill; substitutions keep one-hot columns one-hot and N columns N."""
 
 from __future__ import annotations
 
 import torch
 from torch import nn
 
-from glmprobe.heads.augment import ShiftAugment, shift_batch, with_shift
+from glmprobe.heads.augment import MutateAugment, ShiftAugment, mutate_batch, shift_batch, with_mutate, with_shift
 
 
 def test_shift_batch_moves_each_row_by_its_offset_with_zero_fill():
@@ -39,3 +40,29 @@ def test_shift_augment_jitters_in_training_and_not_in_eval():
     assert torch.equal(net.model.seen, x)
     assert with_shift(Record(), {"shift": 0}).__class__ is Record
     assert isinstance(with_shift(Record(), {"shift": 2}), ShiftAugment)
+
+
+def test_mutate_batch_redraws_bases_at_the_rate_and_leaves_n_alone():
+    torch.manual_seed(0)
+    codes = torch.randint(0, 4, (200, 2, 300))
+    x = nn.functional.one_hot(codes, 4).transpose(-1, -2).float()      # (N, S, 4, L): segmented too
+    x[:, :, :, :10] = 0                                                 # N columns
+    out = mutate_batch(x, 0.2)
+    assert torch.equal(out.sum(-2)[..., 10:], torch.ones(200, 2, 290)) and not out[..., :10].any()
+    changed = (out != x).any(-2)[..., 10:].float().mean().item()
+    assert abs(changed - 0.2 * 3 / 4) < 0.005                           # redrawn uniformly: 3 in 4 change
+    new = out.argmax(-2)[..., 10:][(out != x).any(-2)[..., 10:]]
+    assert torch.bincount(new, minlength=4).min() > 0.2 * len(new)      # to any base
+    torch.testing.assert_close(mutate_batch(x, 0.0), x)
+
+
+def test_mutate_augment_acts_in_training_and_not_in_eval():
+    torch.manual_seed(0)
+    x = nn.functional.one_hot(torch.randint(0, 4, (8, 50)), 4).transpose(1, 2).float()
+    net = MutateAugment(Record(), 0.3)
+    net.train()(x)
+    assert not torch.equal(net.model.seen, x)
+    net.eval()(x)
+    assert torch.equal(net.model.seen, x)
+    assert with_mutate(Record(), {"mutate": 0}).__class__ is Record
+    assert isinstance(with_mutate(Record(), {"mutate": 0.05}), MutateAugment)

@@ -63,19 +63,20 @@ def test_dilres_scans_with_an_exponential_first_layer_and_defaults_to_a_cosine_s
     assert isinstance(net.scan[-1], Exp)
     s = dilres.study("regression")
     assert s["schedule"] == "cosine" and s["weight_decay"] == 1e-2 and s["lr"] == 3e-3 and s["rc"]
-    assert s["members"] == dilres.MEMBERS > 1 and s["shift"] == dilres.SHIFT > 0
+    assert s["members"] == dilres.MEMBERS > 1 and s["shift"] == dilres.SHIFT > 0 and 0 < s["mutate"] == dilres.MUTATE < 0.1
     assert dilres.study("binary")["rc"] and dilres.study("binary")["weight_decay"] == 1e-2
     assert net(torch.zeros(2, 4, 230)).shape == (2, 3)
 
 
-def test_dilres_through_its_arch_is_shift_jittered_and_trials_keep_members_and_shift():
+def test_dilres_through_its_arch_is_augmented_and_trials_keep_members_and_augmentation():
     import optuna
 
-    from glmprobe.heads.augment import ShiftAugment
+    from glmprobe.heads.augment import MutateAugment, ShiftAugment
     from glmprobe.heads.baseline import load_arch
 
     arch = load_arch("dilres")
-    assert isinstance(arch.build(230, 3, arch.study_for("regression")), ShiftAugment)
-    assert isinstance(arch.build(230, 3, {}), dilres.DilRes)            # no shift asked, no wrapper
+    net = arch.build(230, 3, arch.study_for("regression"))
+    assert isinstance(net, MutateAugment) and isinstance(net.model, ShiftAugment)
+    assert isinstance(arch.build(230, 3, {}), dilres.DilRes)            # no augmentation asked, no wrapper
     hp = arch.space(optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0)).ask())
-    assert hp["members"] == dilres.MEMBERS and hp["shift"] == dilres.SHIFT
+    assert hp["members"] == dilres.MEMBERS and hp["shift"] == dilres.SHIFT and hp["mutate"] == dilres.MUTATE

@@ -1,4 +1,5 @@
-"""Augmentations for one-hot models: reverse complement (a searched option, ``rc``) and shift jitter (``shift``).
+"""Augmentations for one-hot models: reverse complement (a searched option, ``rc``), shift jitter
+(``shift``) and random substitutions (``mutate``).
 
 With A, C, G, T as channels 0..3, the reverse complement of a (N, 4, L) one-hot batch is
 the batch flipped along both channels and length. While training, each sequence is
@@ -11,6 +12,10 @@ Shift jitter moves each training sequence by a random 0..``shift`` bases left or
 with zeros (an unknown base), and leaves evaluation alone. A motif's effect that varies slowly with
 position (the synthetic MPRA's position weight changes by 0.2 % per base) survives a few bases of
 shift, so each epoch sees slightly different inputs with nearly the same label.
+
+Random substitutions (EvoAug's mutation augmentation, Lee et al. 2023) redraw each known base
+uniformly with probability ``mutate`` while training (so 3 in 4 of those change), label unchanged:
+a net cannot then rest its prediction on any single base, and its maps spread over whole motifs.
 """
 
 from __future__ import annotations
@@ -74,3 +79,30 @@ class ShiftAugment(nn.Module):
 def with_shift(model: nn.Module, hp: dict) -> nn.Module:
     """``model`` wrapped in :class:`ShiftAugment` when ``hp["shift"]`` > 0."""
     return ShiftAugment(model, int(hp["shift"])) if int(hp.get("shift", 0) or 0) > 0 else model
+
+
+def mutate_batch(x: torch.Tensor, rate: float) -> torch.Tensor:
+    """(..., 4, L) one-hot batch with each known base replaced by a uniformly random one (possibly
+    itself) with probability ``rate``; N (all-zero columns) stays N."""
+    column = (*x.shape[:-2], 1, x.shape[-1])
+    hit = (torch.rand(column, device=x.device) < rate) & (x.sum(-2, keepdim=True) > 0)
+    new = nn.functional.one_hot(torch.randint(0, 4, column, device=x.device).squeeze(-2), 4)
+    return torch.where(hit, new.transpose(-1, -2).to(x.dtype), x)
+
+
+class MutateAugment(nn.Module):
+    """Wraps a one-hot model: random substitutions at ``rate`` per base while training only."""
+
+    def __init__(self, model: nn.Module, rate: float):
+        super().__init__()
+        self.model, self.rate = model, float(rate)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.training and self.rate > 0:
+            x = mutate_batch(x.float(), self.rate)
+        return self.model(x)
+
+
+def with_mutate(model: nn.Module, hp: dict) -> nn.Module:
+    """``model`` wrapped in :class:`MutateAugment` when ``hp["mutate"]`` > 0."""
+    return MutateAugment(model, float(hp["mutate"])) if float(hp.get("mutate", 0) or 0) > 0 else model

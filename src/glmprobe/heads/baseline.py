@@ -43,10 +43,11 @@ class Arch:
     study: dict
 
     def build(self, length: int, n_targets: int, hp: dict):
-        from glmprobe.heads.augment import with_shift
+        from glmprobe.heads.augment import with_mutate, with_shift
 
-        # shift jitter (hp "shift", bases) works for any one-hot arch; dilres sets it by default
-        return with_shift(self.module.build(4, length, n_targets, hp, **self.build_kwargs), hp)
+        # shift jitter (hp "shift", bases) and substitutions (hp "mutate", per base) work for any
+        # one-hot arch; dilres sets both by default
+        return with_mutate(with_shift(self.module.build(4, length, n_targets, hp, **self.build_kwargs), hp), hp)
 
     def space(self, trial) -> dict:
         # one-hot input also searches reverse-complement augmentation where the module offers it
