@@ -62,18 +62,30 @@ def shift_batch(x: torch.Tensor, shifts: torch.Tensor) -> torch.Tensor:
     return (out * inside[:, None, :].to(flat.dtype)).reshape(x.shape)
 
 
-class ShiftAugment(nn.Module):
-    """Wraps a one-hot model: random shifts of up to ``max_shift`` bases while training only."""
+class TrainingAugment(nn.Module):
+    """Wraps a one-hot model: ``augment(x)`` is applied while training only (eval sees ``x`` as is)."""
 
-    def __init__(self, model: nn.Module, max_shift: int):
+    def __init__(self, model: nn.Module):
         super().__init__()
-        self.model, self.max_shift = model, int(max_shift)
+        self.model = model
+
+    def augment(self, x: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.training and self.max_shift > 0:
-            shifts = torch.randint(-self.max_shift, self.max_shift + 1, (x.shape[0],), device=x.device)
-            x = shift_batch(x.float(), shifts)
-        return self.model(x)
+        return self.model(self.augment(x.float()) if self.training else x)
+
+
+class ShiftAugment(TrainingAugment):
+    """Random shifts of up to ``max_shift`` bases while training."""
+
+    def __init__(self, model: nn.Module, max_shift: int):
+        super().__init__(model)
+        self.max_shift = int(max_shift)
+
+    def augment(self, x: torch.Tensor) -> torch.Tensor:
+        shifts = torch.randint(-self.max_shift, self.max_shift + 1, (x.shape[0],), device=x.device)
+        return shift_batch(x, shifts)
 
 
 def with_shift(model: nn.Module, hp: dict) -> nn.Module:
@@ -90,17 +102,15 @@ def mutate_batch(x: torch.Tensor, rate: float) -> torch.Tensor:
     return torch.where(hit, new.transpose(-1, -2).to(x.dtype), x)
 
 
-class MutateAugment(nn.Module):
-    """Wraps a one-hot model: random substitutions at ``rate`` per base while training only."""
+class MutateAugment(TrainingAugment):
+    """Random substitutions at ``rate`` per base while training."""
 
     def __init__(self, model: nn.Module, rate: float):
-        super().__init__()
-        self.model, self.rate = model, float(rate)
+        super().__init__(model)
+        self.rate = float(rate)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.training and self.rate > 0:
-            x = mutate_batch(x.float(), self.rate)
-        return self.model(x)
+    def augment(self, x: torch.Tensor) -> torch.Tensor:
+        return mutate_batch(x, self.rate)
 
 
 def with_mutate(model: nn.Module, hp: dict) -> nn.Module:
