@@ -52,6 +52,8 @@ SHIFT = 8
 # than single bases: synthetic MPRA, 5 members in 480 s, grad x input AUROC at the planted sites
 # 0.889 -> 0.893, DeepLIFT/SHAP 0.855 -> 0.868 (test Pearson 0.718 -> 0.720); synthetic ChIP, 5
 # members (early-stopped within 300 s): 0.873 -> 0.889 and 0.843 -> 0.850 (test AUROC 0.818 -> 0.826).
+# It slows convergence: on a 240 s budget (bench_baselines) MPRA 0.713 -> 0.702, so the fit gains
+# nothing until the budget is long enough (480 s above).
 # MPRA, 3 members x 12 epochs, test Pearson / map AUROC: none 0.652 / 0.846, 0.02: 0.655 / 0.848,
 # 0.05: 0.656 / 0.859, 0.10: 0.631 / 0.841, 0.15: 0.561 / 0.760 (too many planted sites broken).
 MUTATE = 0.05
