@@ -80,7 +80,9 @@ def tuning_options(f):
                      help="Where to train; 'cuda' fails if no GPU is visible."),
         click.option("--fixed", default=None, metavar="JSON|study|FILE",
                      help="Skip the search: 'study' for the study's exact settings, or a JSON object "
-                          "(or file) of hyper-parameters overriding them."),
+                          "(or file) of hyper-parameters overriding them. One-hot baselines also take "
+                          "the augmentations: rc (true/false), shift (bases) and mutate (per-base "
+                          "substitution rate; dilres: true, 8, 0.05), e.g. '{\"mutate\": 0}'."),
         click.option("--quiet", is_flag=True, help="No progress bars."),
     ]
     for option in reversed(options):
