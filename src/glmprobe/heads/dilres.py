@@ -64,8 +64,8 @@ def study(task: str, family: str | None = None) -> dict:
     this net on a CPU budget (``benchmarks/bench_baselines.py``): a deep ensemble of
     :data:`MEMBERS` nets (:mod:`glmprobe.train.ensemble`), each AdamW lr 3e-3, weight decay 1e-2,
     batch 64, a cosine schedule to the epoch cap or deadline (floor 1e-5), shift jitter of up to
-    :data:`SHIFT` bases, random substitutions at :data:`MUTATE` per base and reverse-complement augmentation, both strands averaged at evaluation
-    (:mod:`glmprobe.heads.augment`), for every task. The strand average pays even where a few sites
+    :data:`SHIFT` bases, random substitutions at :data:`MUTATE` per base and reverse-complement
+    augmentation, both strands averaged at evaluation (:mod:`glmprobe.heads.augment`), for every task. The strand average pays even where a few sites
     act by orientation (GABPA's strand factor in ``glmprobe synth``): synthetic MPRA, 5 members in
     480 s, test Pearson 0.693 -> 0.718 and grad x input AUROC at the planted sites 0.855 -> 0.889
     (3 members x 12 epochs: 0.643 -> 0.652, 0.820 -> 0.846); synthetic ChIP, 60 CPU-s: test AUROC
