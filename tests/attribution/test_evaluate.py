@@ -37,6 +37,20 @@ def test_ground_truth_auroc_and_auprc_equal_sklearn_on_pooled_positions():
     assert set(evaluate.ground_truth(scores, masks, n_boot=5)) == {"strong"}   # empty classes are left out
 
 
+def test_per_sequence_auroc_equals_sklearn_with_ties_and_positions_left_out():
+    """Integer maps (many ties); weak-site positions are neither positives nor negatives of the
+    strong class, so each row's AUROC is over its strong and background positions only."""
+    masks, rng = _masks(n=12, L=40, seed=3)
+    weak = np.zeros_like(masks["strong"])
+    weak[:, :5] = ~masks["strong"][:, :5]
+    masks = {**masks, "weak": weak, "background": ~(masks["strong"] | weak)}
+    scores = rng.integers(-3, 4, size=weak.shape).astype(float) + 2 * masks["strong"]
+    out = evaluate.ground_truth(scores, masks, n_boot=5)["strong"]
+    keep = masks["strong"] | masks["background"]
+    expect = [roc_auc_score(m[k], np.abs(s)[k]) for m, s, k in zip(masks["strong"], scores, keep)]
+    assert out["auroc_per_seq"] == pytest.approx(np.mean(expect))
+
+
 def test_auprc_ci_resamples_the_sequences_its_point_estimate_pools():
     """Most sequences hold no site: they add only negatives, so they set AUPRC's prevalence.
     Resampling only the sequences with a site (the old bootstrap) put the CI at [0.38, 0.63]
