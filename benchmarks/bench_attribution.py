@@ -4,6 +4,8 @@
    vs one edited sequence per forward pass, on the tiny gLM (``glmprobe pretrain``'s default
    shape: ESM, 2 layers, hidden 32, character tokens); maps checked equal.
 2. Forward passes per sequence vs the 3L + 1 bound (reference + every substitution).
+2b. ISM of a probe on layer 1 of a 6-block tiny gLM: forward passes that stop after the probed
+   layer vs passes through every block (the adapter's ``early_exit`` off); maps checked equal.
 3. grad x input throughput: the batched tangermeme path vs a plain autograd loop (one
    sequence per backward), on a DeepSTARR-shaped one-hot CNN; maps checked equal.
 4. Memory (a child process's resident set at the end of each batch, above its value after the
@@ -44,7 +46,8 @@ from pathlib import Path
 
 import numpy as np
 
-BARS = {"glm_ism_speedup": (">=", 10.0), "passes_vs_bound": ("<=", 1.1), "saliency_speedup": (">=", 1.0),
+BARS = {"glm_ism_speedup": (">=", 10.0), "passes_vs_bound": ("<=", 1.1), "early_exit_speedup": (">=", 2.0),
+        "saliency_speedup": (">=", 1.0),
         "memory_growth_vs_held": ("<=", 0.25), "ground_truth_speedup": (">=", 1.0)}
 RESULTS: dict[str, float] = {}
 
@@ -58,20 +61,21 @@ def random_seqs(n: int, length: int, seed: int = 0) -> list[str]:
     return ["".join(rng.choice(list("ACGT"), length)) for _ in range(n)]
 
 
-def tiny_probe(folder: Path, device: str = "cpu"):
+def tiny_probe(folder: Path, device: str = "cpu", layers: int = 2, layer: int | None = None):
+    """A linear probe on ``layer`` (default: the last) of a tiny character gLM with ``layers`` blocks."""
     from glmprobe.attribution.loader import GLMChain, Trained
     from glmprobe.glm.adapter import ModelSpec, get_adapter
     from glmprobe.glm.tiny import save_tiny_model
     from glmprobe.heads.linear import LinearProbe
 
-    save_tiny_model(folder, "char", hidden=32, layers=2, heads=2, max_tokens=512)
+    save_tiny_model(folder, "char", hidden=32, layers=layers, heads=2, max_tokens=512)
     adapter = get_adapter(ModelSpec(id="tiny", source=str(folder), family="hf-mlm"), device)
     adapter.load()
     d = adapter.hidden_size
     head = LinearProbe(np.zeros(d), np.ones(d), np.random.default_rng(0).normal(size=(1, d)), np.zeros(1)).eval()
     head = head.to(device)
     return Trained("glm", folder, {}, "tiny", None, "", head,
-                   glm=GLMChain(adapter, adapter.num_layers, "mean", 0, False, {}))
+                   glm=GLMChain(adapter, adapter.num_layers if layer is None else layer, "mean", 0, False, {}))
 
 
 def bench_glm_ism(length: int, n: int, device: str = "cpu") -> None:
@@ -100,6 +104,30 @@ def bench_glm_ism(length: int, n: int, device: str = "cpu") -> None:
         per_seq = pred.forward_passes / n
         RESULTS["glm_ism_speedup"], RESULTS["passes_vs_bound"] = single / batched, per_seq / bound
         print(f"forward passes per sequence: {per_seq:.0f} vs bound 3L+1 = {bound}: {per_seq / bound:.3f}x ({load()})")
+
+
+def bench_ism_depth(length: int, n: int, device: str = "cpu", layers: int = 6, layer: int = 1) -> None:
+    """ISM of a probe on an early layer: passes that stop after that layer vs passes through every block."""
+    from glmprobe.attribution.glm_ism import GLMPredictor, glm_ism
+
+    with tempfile.TemporaryDirectory() as d:
+        trained = tiny_probe(Path(d) / "tiny", device, layers=layers, layer=layer)
+        adapter = trained.glm.adapter
+        warm = random_seqs(1, length, seed=99)
+        seqs = random_seqs(n, length)
+        timings, maps = {}, {}
+        for exits in (True, False):
+            adapter.early_exit = exits
+            pred = GLMPredictor(trained, batch_size=256, device=device)
+            glm_ism(pred, warm, chunk=4096)   # warmed up (and, with early exit, its one check made)
+            t0 = time.perf_counter()
+            maps[exits] = glm_ism(pred, seqs, chunk=4096).hypothetical
+            timings[exits] = (time.perf_counter() - t0) / n
+        assert np.allclose(maps[True], maps[False], atol=1e-5)
+        ratio = timings[False] / timings[True]
+        RESULTS["early_exit_speedup"] = ratio
+        print(f"gLM ISM of a layer-{layer} probe ({layers}-block tiny gLM, {length} nt, {device}): stopping after block "
+              f"{layer} {timings[True]:.2f} s/seq, every block {timings[False]:.2f} s/seq: {ratio:.1f}x, same maps ({load()})")
 
 
 def deepstarr(length: int):
@@ -287,8 +315,8 @@ def main() -> None:
                    help="Only the ground-truth AUROC ceiling of maps, on `glmprobe synth` output in SYNTH_DIR.")
     p.add_argument("--model", action="append", default=[], metavar="DATASET=FOLDER",
                    help="With --attribution-ceiling: a trained one-hot baseline folder to score beside it.")
-    p.add_argument("--only", action="append", choices=("ism", "saliency", "memory", "gt"),
-                   help="Run only this benchmark (repeatable); default: all four.")
+    p.add_argument("--only", action="append", choices=("ism", "depth", "saliency", "memory", "gt"),
+                   help="Run only this benchmark (repeatable); default: all five.")
     a = p.parse_args()
     if a.memory_child is not None:
         memory_child(a.memory_child, a.length)
@@ -306,7 +334,8 @@ def main() -> None:
         if RESULTS["motif_ceiling"] < 6:
             sys.exit("bar missed: fewer than 6 planted motifs recovered from ideal contributions")
         return
-    runs = {"ism": lambda: bench_glm_ism(a.length, a.n_ism, a.device), "saliency": lambda: bench_saliency(a.length, a.n_sal),
+    runs = {"ism": lambda: bench_glm_ism(a.length, a.n_ism, a.device),
+            "depth": lambda: bench_ism_depth(a.length, a.n_ism, a.device), "saliency": lambda: bench_saliency(a.length, a.n_sal),
             "memory": lambda: bench_memory(a.length, a.n_mem), "gt": lambda: bench_ground_truth(600, a.length, 50)}
     for name in a.only or list(runs):
         runs[name]()

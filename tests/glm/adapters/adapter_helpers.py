@@ -25,9 +25,10 @@ def make_adapter(family: str, source, load: bool = True, **spec):
 
 
 def count_forwards(module):
-    """Attach a counter of forward calls; returns the list it appends to."""
+    """Attach a counter of forward calls (counted as they start: a pass that stops early after
+    the deepest requested layer never returns from the model); returns the list it appends to."""
     calls = []
-    module.register_forward_hook(lambda *args: calls.append(1))
+    module.register_forward_pre_hook(lambda *args: calls.append(1))
     return calls
 
 

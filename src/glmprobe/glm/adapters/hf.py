@@ -78,6 +78,7 @@ class HFAdapter(Adapter):
     load_hint: ClassVar[str] = ""                       # family-specific advice added to load errors
     use_hooks: ClassVar[bool] = False                   # capture layers with hooks (no usable output_hidden_states)
     last_is_model_output: ClassVar[bool] = False        # hooks: layer num_layers = the model's output (final norm)
+    early_exit: bool = True                             # stop a pass after the deepest requested layer
 
     def __init__(self, spec, device: str = "cpu"):
         super().__init__(spec, device)
@@ -87,6 +88,7 @@ class HFAdapter(Adapter):
         self._cls_index: int | None = None
         self._template: tuple[list[int], list[int]] | None = None
         self._vocab: dict[str, int] | None = None
+        self._exits_early: bool | None = None   # decided on the first partial-depth pass
 
     # ------------------------------------------------------------------ loading
     def source(self) -> str | Path:
@@ -472,27 +474,29 @@ class HFAdapter(Adapter):
             raise UserError(f"layers {bad} out of range for model '{self.spec.id}' (0..{self.num_layers})")
         ids = batch.input_ids.to(self.device)
         mask = batch.attention_mask.to(self.device)
+        depth = max(layers, default=self.num_layers)
         with torch.inference_mode():
-            states = self._all_hidden_states(ids, mask)
-        if len(states) != self.num_layers + 1:
+            states = self._all_hidden_states(ids, mask, depth)
+        if len(states) not in (depth + 1, self.num_layers + 1):
             raise RuntimeError(f"{self.family}: model returned {len(states)} hidden states, expected "
                                f"{self.num_layers + 1} (embeddings + {self.num_layers} blocks)")
         return {x: states[x].float() for x in layers}
 
-    def _all_hidden_states(self, ids, mask) -> Sequence[torch.Tensor]:
-        """embeddings + every block's output, (B, T, D) each, from one forward pass."""
+    def _all_hidden_states(self, ids, mask, depth: int | None = None) -> Sequence[torch.Tensor]:
+        """embeddings + every block's output, (B, T, D) each, from one forward pass; with ``depth``
+        below the model's depth, layers 0..depth only (see :meth:`_forward`)."""
         if self._accepts("attention_mask"):
-            return self._forward(ids, mask)
+            return self._forward(ids, mask, depth)
         lengths = mask.sum(1)
         if self.causal or bool((lengths == lengths[0]).all()):
             # no attention mask: right padding is invisible to causal models, and equal lengths need none
-            return self._forward(ids, None)
+            return self._forward(ids, None, depth)
         # A bidirectional model without an attention mask would let padding leak into real tokens:
         # run each length group on its own (one pass per group) and reassemble the batch.
         merged = None
         for n in sorted(set(lengths.tolist())):
             rows = (lengths == n).nonzero()[:, 0]
-            part = self._forward(ids[rows, :n], None)
+            part = self._forward(ids[rows, :n], None, depth)
             if merged is None:
                 merged = [h.new_zeros((ids.shape[0], ids.shape[1], h.shape[-1])) for h in part]
             for full, h in zip(merged, part):
@@ -503,10 +507,15 @@ class HFAdapter(Adapter):
         """Whether the encoder's forward names this argument (``**kwargs`` does not count: it may ignore it)."""
         return name in inspect.signature(self.encoder.forward).parameters
 
-    def _forward(self, ids, mask) -> list[torch.Tensor]:
+    def _forward(self, ids, mask, depth: int | None = None) -> list[torch.Tensor]:
+        """Hidden states 0..num_layers, or 0..depth when ``depth`` is below the model's depth and the
+        pass can stop early: a probe of layer 11 of 32 (the study's NT sweep found middle layers best)
+        then pays for 11 blocks, not 32. The states are the same either way."""
         kwargs = {"input_ids": ids}
         if mask is not None:
             kwargs["attention_mask"] = mask
+        if depth is not None and depth < self.num_layers and self._can_exit_early(kwargs, ids, mask):
+            return self._hooked_forward(kwargs, ids, mask, depth)
         if self.use_hooks:
             return self._hooked_forward(kwargs, ids, mask)
         if self._accepts("return_dict"):
@@ -532,29 +541,67 @@ class HFAdapter(Adapter):
         whose blocks return the residual stream in pieces override this (Caduceus)."""
         return _first_tensor(output)
 
-    def _hooked_forward(self, kwargs, ids, mask) -> list[torch.Tensor]:
+    def _can_exit_early(self, kwargs, ids, mask) -> bool:
+        """Whether block hooks give this model's hidden states, so a pass may stop after the deepest
+        requested block. Hooked families define their layers that way; for the others the first
+        call compares one early-stopped pass with the model's own ``hidden_states`` on the same
+        batch, and a model whose states are not its blocks' outputs keeps full passes."""
+        import torch
+
+        if not self.early_exit:
+            return False
+        if self._exits_early is None:
+            try:
+                self.blocks()
+            except RuntimeError:
+                self._exits_early = False
+                return False
+            if self.use_hooks:
+                self._exits_early = True
+            else:
+                depth = self.num_layers - 1
+                part, full = self._hooked_forward(kwargs, ids, mask, depth), self._forward(ids, mask)
+                self._exits_early = all(a.shape == b.shape and torch.allclose(a.float(), b.float(), rtol=1e-4,
+                                                                               atol=1e-5)
+                                        for a, b in zip(part, full[:depth + 1]))
+            if not self._exits_early:
+                log.info("%s: block outputs are not the model's hidden states; every pass runs all %d layers",
+                         self.spec.id, self.num_layers)
+        return self._exits_early
+
+    def _hooked_forward(self, kwargs, ids, mask, depth: int | None = None) -> list[torch.Tensor]:
         """Layer 0 = the input of block 0, layer i = ``block_state`` of block i's output, captured
         by hooks in one forward pass; with ``last_is_model_output`` the last layer is the model's
-        own output instead (after its final norm). Remote code that unpads tokens (DNABERT-2)
+        own output instead (after its final norm). With ``depth`` below the number of blocks the
+        pass stops once layer ``depth`` is captured. Remote code that unpads tokens (DNABERT-2)
         hands blocks (n_real, D): those are scattered back to (B, T, D) with the attention mask."""
         import torch
 
         blocks = self.blocks()
-        captured: list = [None] * (len(blocks) + 1)
+        stop = depth if depth is not None and depth < len(blocks) else None
+        captured: list = [None] * (len(blocks) + 1 if stop is None else stop + 1)
+
+        def capture(index, state):
+            captured[index] = state
+            if index == stop:
+                raise _Captured
 
         def keep(index):
-            return lambda module, args, out: captured.__setitem__(index, self.block_state(out))
+            return lambda module, args, out: capture(index, self.block_state(out))
 
         handles = [blocks[0].register_forward_pre_hook(
-            lambda module, args, kw: captured.__setitem__(0, _first_tensor(args) if args else _first_tensor(kw)),
+            lambda module, args, kw: capture(0, _first_tensor(args) if args else _first_tensor(kw)),
             with_kwargs=True)]
-        handles += [block.register_forward_hook(keep(i + 1)) for i, block in enumerate(blocks)]
+        handles += [block.register_forward_hook(keep(i + 1)) for i, block in enumerate(blocks[:len(captured) - 1])]
+        output = None
         try:
             output = self.encoder(**kwargs)
+        except _Captured:
+            pass
         finally:
             for handle in handles:
                 handle.remove()
-        if self.last_is_model_output:
+        if self.last_is_model_output and stop is None:
             captured[-1] = _first_tensor(output)
         real = (mask if mask is not None else torch.ones_like(ids)).bool()
         out = []
@@ -610,6 +657,10 @@ class CausalLMAdapter(HFAdapter):
         logp = torch.log_softmax(logits, -1).gather(-1, target[..., None])[..., 0]
         scored = torch.from_numpy(~batch.special_mask[:, 1:]).to(logits.device)
         return (logp * scored).sum(1).cpu().numpy()
+
+
+class _Captured(Exception):
+    """Raised by the hook of the deepest requested block: the rest of the forward pass is not needed."""
 
 
 def _first_tensor(value):

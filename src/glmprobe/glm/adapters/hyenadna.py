@@ -29,8 +29,8 @@ class HyenaDNAAdapter(HFAdapter):
     causal = True
     load_hint = "Only the LongSafari/hyenadna-*-hf repositories load through transformers"
 
-    def _forward(self, ids, mask):
-        states = super()._forward(ids, mask)
+    def _forward(self, ids, mask, depth=None):
+        states = super()._forward(ids, mask, depth)
         if len(states) == self.num_layers + 2:  # ln_f(last block) appended after the blocks
             del states[self.num_layers]         # -> layer n_layer is the post-LayerNorm output
         return states
