@@ -561,8 +561,9 @@ class HFAdapter(Adapter):
             else:
                 depth = self.num_layers - 1
                 part, full = self._hooked_forward(kwargs, ids, mask, depth), self._forward(ids, mask)
-                self._exits_early = all(a.shape == b.shape and torch.allclose(a.float(), b.float(), rtol=1e-4,
-                                                                               atol=1e-5)
+                # loose enough for half precision; other states (e.g. after a norm) differ by O(1)
+                self._exits_early = all(a.shape == b.shape and torch.allclose(a.float(), b.float(), rtol=1e-3,
+                                                                               atol=1e-3)
                                         for a, b in zip(part, full[:depth + 1]))
             if not self._exits_early:
                 log.info("%s: block outputs are not the model's hidden states; every pass runs all %d layers",
