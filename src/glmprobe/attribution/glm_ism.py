@@ -3,7 +3,8 @@
 The whole chain is re-run on every edited sequence: sequence -> tokenizer (char, k-mer,
 overlapping k-mer or BPE: a single-base edit may change several tokens, or how many there
 are) -> gLM -> the probe's pooling -> head. Nothing is approximated at the token level, so
-the map is exact whatever the tokenizer; the cost is one forward pass per edit.
+the map is exact whatever the tokenizer; the cost is one forward pass per edit, through the gLM's
+blocks up to the probed layer only (the blocks above it cannot change the probe's input).
 
 Per sequence of length L with no N that is the reference plus 3L substitutions, the
 3L + 1 bound; the reference pass is shared by all of them. Edits of several sequences are
