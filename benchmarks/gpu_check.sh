@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # GPU check of the embedding engine (issue 14): on a CUDA machine, build a ~100M-parameter
 # gLM from config, embed 20,000 sequences of 230 nt with every layer, and print seq/s, the
-# fraction of time the GPU was busy and the ratio to the bare forward pass. Under 5 minutes.
+# fraction of time the GPU was busy and the ratio to the bare forward pass; then batched gLM ISM
+# vs one edited sequence per pass (issue 12's bar, 10x). Under 5 minutes.
 #
 #   benchmarks/gpu_check.sh               # make .venv-cuda from requirements-cuda.txt, then run
 #   benchmarks/gpu_check.sh --no-install  # use the python on PATH (torch with CUDA already there)

@@ -22,7 +22,7 @@ def test_gpu_check_dry_run_reaches_every_measurement_without_a_gpu():
     assert proc.returncode == 0, proc.stderr[-2000:]
     out = proc.stdout
     for line in ("machine:", "parameters", "embed_step:", "seq/s", "bare forward:", "GPU busy fraction",
-                 "ratio to the bare forward pass:", "total"):
+                 "ratio to the bare forward pass:", "gLM ISM, batched vs one edited sequence per pass:", "total"):
         assert line in out, out
 
 
