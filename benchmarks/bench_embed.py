@@ -15,6 +15,8 @@
     so 1M sequences run in minutes on 2 cores) and per-token output, each N in a fresh
     subprocess. Bar: flat within 10 %.
 (d) store bytes: fp16 vs fp32, per-token vs pooled.
+(e) one early layer (layer 1 of k) from ``embed_step``: the pass stops after block 1 vs every
+    block run (the adapters' ``early_exit`` off), stores checked equal. Bar: >= 0.5 k.
 --profile adds where the time goes: each stage timed alone on the same batches.
 
 Timings interleave engine and references (--rounds, order rotating, median of the per-round
@@ -135,6 +137,35 @@ def bench_throughput(tmp: Path, model: Path, n: int, length: int, layers: int, r
         rows.append((f"(b) {layers}-layer sweep: one embed_step vs {layers} bare passes", f"{min(t_engine):.2f} s",
                      f"{min(t_k):.2f} s", f"{speedup:.2f}x faster (bar {0.9 * layers:.1f})", where))
     return rows
+
+
+def bench_early_layer(tmp: Path, model: Path, n: int, length: int, layers: int, rounds: int) -> list[tuple]:
+    from glmprobe.glm.adapter import ModelSpec
+    from glmprobe.glm.adapters.hf import HFAdapter
+    from glmprobe.glm.store import EmbeddingStore
+    from glmprobe.steps.embed import embed_step
+
+    data = make_data(tmp / "e.h5", n, length)
+    spec = ModelSpec("m", str(model), "hf-mlm", layers=[1], pooling=["mean"], batch_size=32)
+    times: dict[bool, list[float]] = {True: [], False: []}
+    loads = []
+    try:
+        for r in range(rounds + 1):   # round 0 warms up
+            for exits in (True, False) if r % 2 else (False, True):
+                HFAdapter.early_exit = exits
+                t = time.perf_counter()
+                embed_step(data, spec, tmp / f"e_{exits}", force=True, device="cpu")
+                if r:
+                    times[exits].append(time.perf_counter() - t)
+            loads.append(os.getloadavg()[0])
+    finally:
+        HFAdapter.early_exit = True
+    with EmbeddingStore(tmp / "e_True") as a, EmbeddingStore(tmp / "e_False") as b:
+        assert np.array_equal(np.asarray(a.pooled(1, "mean")), np.asarray(b.pooled(1, "mean")))
+    ratio = np.median(np.array(times[False]) / np.array(times[True]))
+    return [(f"(e) layer 1 of {layers}: stop after block 1 vs run every block, {n:,} x {length} nt",
+             f"{min(times[True]):.2f} s", f"{min(times[False]):.2f} s",
+             f"{ratio:.2f}x faster, same store (bar {0.5 * layers:.1f})", f"load {np.mean(loads):.1f}, {rounds} rounds")]
 
 
 def rss_child(data: str, model: str, out: str) -> None:
@@ -258,7 +289,7 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=3, help="interleaved rounds for (a)/(b)")
     ap.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's own)")
     ap.add_argument("--profile", action="store_true", help="also time each stage alone (where the time goes)")
-    ap.add_argument("--only", choices=["a", "c", "d"], help="run one benchmark (a includes the sweep b)")
+    ap.add_argument("--only", choices=["a", "c", "d", "e"], help="run one benchmark (a includes the sweep b)")
     ap.add_argument("--no-sweep", action="store_true", help="(a) without the k-layer sweep (b): k times shorter")
     ap.add_argument("--rss-child", nargs=3, help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -287,6 +318,8 @@ def main() -> None:
             rows += bench_rss(tmp, sizes, 20)
         if args.only in (None, "d"):
             rows += bench_size(tmp, model, min(n, 500), length)
+        if args.only in (None, "e"):
+            rows += bench_early_layer(tmp, model, n, length, layers, args.rounds)
     width = max(len(r[0]) for r in rows)
     print(f"{'benchmark':<{width}}  {'glmprobe':>12}  {'reference':>20}  {'ratio':<32}  conditions")
     for name, ours, ref, ratio, cond in rows:
