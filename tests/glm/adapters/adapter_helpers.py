@@ -24,6 +24,19 @@ def make_adapter(family: str, source, load: bool = True, **spec):
     return adapter
 
 
+def load_standin(family: str, folder, **spec):
+    """A loaded adapter on a family's stand-in; Caduceus loads through the plain HF path, because
+    CaduceusAdapter.load refuses the CPU (mamba_ssm kernels) and the stand-in is plain PyTorch."""
+    from glmprobe.glm.adapters.hf import HFAdapter
+
+    adapter = make_adapter(family, folder, load=False, **spec)
+    if family == "caduceus":
+        HFAdapter.load(adapter)
+    else:
+        adapter.load()
+    return adapter
+
+
 def count_forwards(module):
     """Attach a counter of forward calls (counted as they start: a pass that stops early after
     the deepest requested layer never returns from the model); returns the list it appends to."""

@@ -6,7 +6,7 @@ import logging
 
 import pytest
 import torch
-from adapter_helpers import make_adapter, random_dna
+from adapter_helpers import load_standin, make_adapter, random_dna
 
 from glmprobe.glm.adapters.hf import HFAdapter
 
@@ -19,12 +19,7 @@ def _adapter(family, request):
     folder = request.getfixturevalue(FAMILIES[family])
     if family == "gpn":
         request.getfixturevalue("fake_gpn")
-    adapter = make_adapter(family, folder, load=False)
-    if family == "caduceus":
-        HFAdapter.load(adapter)  # CaduceusAdapter.load refuses CPU; the stand-in is plain PyTorch
-    else:
-        adapter.load()
-    return adapter
+    return load_standin(family, folder)
 
 
 def _block_calls(adapter):

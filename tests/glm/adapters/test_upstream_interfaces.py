@@ -10,21 +10,14 @@ from __future__ import annotations
 
 import pytest
 import torch
-from adapter_helpers import make_adapter, random_dna
+from adapter_helpers import load_standin, make_adapter, random_dna
 
 from glmprobe.errors import UserError
-from glmprobe.glm.adapters.hf import HFAdapter
 
 STANDINS = {"gpn": "gpn_dir", "hyenadna": "hyena_dir", "caduceus": "caduceus_dir", "dnabert2": "toy_remote_dir"}
 
 
-def load(family, folder, **spec):
-    adapter = make_adapter(family, folder, load=False, **spec)
-    if family == "caduceus":
-        HFAdapter.load(adapter)  # CaduceusAdapter.load refuses CPU (mamba_ssm kernels); the stand-in is plain PyTorch
-    else:
-        adapter.load()
-    return adapter
+load = load_standin
 
 
 @pytest.fixture
